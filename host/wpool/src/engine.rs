@@ -1,0 +1,247 @@
+//! The shared engine (pooling allocator, copy-on-write memory images, epoch
+//! interruption driven by one ticker thread), the WASI linkers, and guest
+//! loading: read, compile (or fetch from the cache), link.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use wasmtime::component::types::ComponentItem;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::cache::{Artifact, CacheStatus, CompileCache};
+use crate::error::{BuildError, LoadError};
+use crate::guest::{Function, Guest, GuestInner, LoadedGuest, Pre, Source};
+use crate::state::StoreState;
+
+/// How often the ticker advances the engine's epoch: the resolution of
+/// timeouts and of [`Pool::abort`](crate::Pool::abort).
+pub(crate) const TICK: Duration = Duration::from_millis(2);
+
+/// Engine, linkers and cache: everything guests are compiled and linked with.
+pub(crate) struct Runtime {
+    pub(crate) engine: Engine,
+    component_linker: wasmtime::component::Linker<StoreState>,
+    module_linker: wasmtime::Linker<StoreState>,
+    cache: Option<CompileCache>,
+    next_guest: AtomicU64,
+}
+
+pub(crate) struct EngineOptions {
+    pub(crate) fuel: bool,
+    pub(crate) memory: usize,
+    pub(crate) pooling: bool,
+    pub(crate) instances: u32,
+    pub(crate) cache_dir: Option<std::path::PathBuf>,
+}
+
+impl Runtime {
+    pub(crate) fn new(options: &EngineOptions) -> Result<Self, BuildError> {
+        let engine = if options.pooling {
+            match build_engine(options, true) {
+                Ok(engine) => engine,
+                Err(e) => {
+                    tracing::warn!("pooling allocator unavailable ({e}); allocating on demand");
+                    build_engine(options, false)?
+                }
+            }
+        } else {
+            build_engine(options, false)?
+        };
+        let mut component_linker = wasmtime::component::Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut component_linker)
+            .map_err(|e| BuildError::Engine(format!("cannot link WASI preview 2: {e}")))?;
+        let mut module_linker = wasmtime::Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut module_linker, StoreState::p1)
+            .map_err(|e| BuildError::Engine(format!("cannot link WASI preview 1: {e}")))?;
+        let cache = options.cache_dir.clone().map(|dir| CompileCache::new(dir, &engine));
+        Ok(Runtime { engine, component_linker, module_linker, cache, next_guest: AtomicU64::new(0) })
+    }
+
+    /// Reads, compiles (or loads from the cache) and links `guest`.
+    pub(crate) fn load(&self, guest: &Guest, pool_id: u64) -> Result<LoadedGuest, LoadError> {
+        let name = guest.name();
+        for dir in guest.grants.dirs() {
+            if !dir.host_path.is_dir() {
+                return Err(LoadError::Grant {
+                    name,
+                    host: dir.host_path.clone(),
+                    message: "not a directory".to_owned(),
+                });
+            }
+        }
+        let bytes: std::borrow::Cow<'_, [u8]> = match &guest.source {
+            Source::Builtin(builtin) => Guest::builtin_bytes(builtin).map(Into::into).ok_or_else(|| {
+                LoadError::UnknownBuiltin {
+                    name: builtin.clone(),
+                    choices: Guest::builtins().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+                }
+            })?,
+            Source::File(path) => std::fs::read(path)
+                .map_err(|source| LoadError::Read { path: path.clone(), source })?
+                .into(),
+            Source::Bytes(bytes) => bytes.as_ref().into(),
+        };
+        let compile_err = |message: String| LoadError::Compile { name: name.clone(), message };
+        let component = is_component(&bytes).map_err(compile_err)?;
+        let engine = &self.engine;
+        let compile = || -> wasmtime::Result<Artifact> {
+            Ok(if component {
+                Artifact::Component(wasmtime::component::Component::new(engine, &bytes)?)
+            } else {
+                Artifact::Module(wasmtime::Module::new(engine, &bytes)?)
+            })
+        };
+        let (artifact, cache) = match &self.cache {
+            Some(cache) => cache.get_or_compile(engine, &bytes, component, compile),
+            None => compile().map(|a| (a, CacheStatus::Disabled)),
+        }
+        .map_err(|e| compile_err(format!("{e:#}")))?;
+
+        let link_err = |e: wasmtime::Error| LoadError::Link { name: name.clone(), message: format!("{e:#}") };
+        let (pre, functions, imports) = match artifact {
+            Artifact::Component(component) => {
+                let functions = component_functions(engine, &component);
+                let imports = component.component_type().imports(engine).map(|(n, _)| n.to_owned()).collect();
+                let pre = self.component_linker.instantiate_pre(&component).map_err(link_err)?;
+                (Pre::Component(pre), functions, imports)
+            }
+            Artifact::Module(module) => {
+                let functions = module
+                    .exports()
+                    .filter_map(|e| e.ty().func().map(|f| Function::module(e.name().to_owned(), f)))
+                    .collect();
+                let imports = module.imports().map(|i| format!("{}::{}", i.module(), i.name())).collect();
+                let pre = self.module_linker.instantiate_pre(&module).map_err(link_err)?;
+                (Pre::Module(pre), functions, imports)
+            }
+        };
+        Ok(LoadedGuest {
+            inner: Arc::new(GuestInner {
+                id: self.next_guest.fetch_add(1, Ordering::Relaxed),
+                pool_id,
+                name: name.into(),
+                pre,
+                functions,
+                imports,
+                grants: guest.grants.clone(),
+                cache,
+            }),
+        })
+    }
+}
+
+fn build_engine(options: &EngineOptions, pooling: bool) -> Result<Engine, BuildError> {
+    let mut config = Config::new();
+    config
+        .epoch_interruption(true)
+        .consume_fuel(options.fuel)
+        .memory_init_cow(true)
+        .concurrency_support(false);
+    if pooling {
+        let mut pool = PoolingAllocationConfig::default();
+        let max_memory = options.memory.next_multiple_of(64 << 10);
+        pool.max_memory_size(max_memory)
+            .total_memories(options.instances)
+            .total_tables(options.instances)
+            .total_core_instances(options.instances)
+            .total_component_instances(options.instances)
+            .total_stacks(options.instances);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    Engine::new(&config).map_err(|e| BuildError::Engine(format!("{e:#}")))
+}
+
+/// Every exported function: top-level ones by name, functions of exported
+/// interfaces as `interface#function`.
+fn component_functions(engine: &Engine, component: &wasmtime::component::Component) -> Vec<Function> {
+    let ty = component.component_type();
+    let mut functions = Vec::new();
+    for (name, export) in ty.exports(engine) {
+        match export.ty {
+            ComponentItem::ComponentFunc(func) => {
+                if let Some((_, index)) = component.get_export(None, name) {
+                    functions.push(Function::component(name.to_owned(), index, &func));
+                }
+            }
+            ComponentItem::ComponentInstance(instance) => {
+                let Some((_, instance_index)) = component.get_export(None, name) else { continue };
+                for (func_name, item) in instance.exports(engine) {
+                    if let ComponentItem::ComponentFunc(func) = item.ty
+                        && let Some((_, index)) = component.get_export(Some(&instance_index), func_name)
+                    {
+                        functions.push(Function::component(format!("{name}#{func_name}"), index, &func));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    functions
+}
+
+/// Tells components from core modules, in binary or WAT text.
+fn is_component(bytes: &[u8]) -> Result<bool, String> {
+    if let Some(header) = bytes.strip_prefix(b"\0asm") {
+        return match header.get(..4) {
+            Some([1, 0, 0, 0]) => Ok(false),
+            Some([_, _, 1, 0]) => Ok(true),
+            _ => Err("unsupported WebAssembly binary version".to_owned()),
+        };
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| "not a WebAssembly binary (no `\\0asm` header) nor WAT text".to_owned())?;
+    let mut rest = text.trim_start();
+    while let Some(comment) = rest.strip_prefix(";;") {
+        rest = comment.split_once('\n').map_or("", |(_, after)| after).trim_start();
+    }
+    match rest.strip_prefix('(').map(str::trim_start) {
+        Some(r) if r.starts_with("component") => Ok(true),
+        Some(r) if r.starts_with("module") => Ok(false),
+        _ => Err("not a WebAssembly binary (no `\\0asm` header) nor WAT text".to_owned()),
+    }
+}
+
+/// The one thread that advances the engine's epoch every [`TICK`]. Stops when dropped.
+pub(crate) struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Ticker {
+    pub(crate) fn start(engine: Engine) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new().name("wpool-ticker".into()).spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::park_timeout(TICK);
+                engine.increment_epoch();
+            }
+        })?;
+        Ok(Ticker { stop, thread: Some(thread) })
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_component;
+
+    #[test]
+    fn tells_components_from_modules() {
+        assert_eq!(is_component(b"\0asm\x01\0\0\0"), Ok(false));
+        assert_eq!(is_component(b"\0asm\x0d\0\x01\0"), Ok(true));
+        assert_eq!(is_component(b";; hi\n (module)"), Ok(false));
+        assert_eq!(is_component(b"(component)"), Ok(true));
+        assert!(is_component(b"\x7fELF").is_err());
+    }
+}

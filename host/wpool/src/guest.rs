@@ -1,0 +1,397 @@
+//! Guests: where a guest's code comes from ([`Guest`]), and a compiled,
+//! linked guest ready to run on every worker ([`LoadedGuest`]).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use wasmtime::component::{ComponentExportIndex, Type};
+
+use crate::cache::CacheStatus;
+use crate::convert::{self, describe};
+use crate::error::CallError;
+use crate::grants::Grants;
+use crate::state::StoreState;
+use crate::value::Value;
+
+/// The built-in guests, compiled from `guest/` by the build script.
+const BUILTINS: &[(&str, &[u8])] = &[
+    ("heavy_calc", include_bytes!(concat!(env!("OUT_DIR"), "/heavy_calc.wasm"))),
+    ("sha256", include_bytes!(concat!(env!("OUT_DIR"), "/sha256.wasm"))),
+];
+
+/// Where a guest's code comes from, and what it is granted.
+///
+/// ```
+/// use wpool::{Access, Grants, Guest};
+///
+/// let sha = Guest::builtin("sha256");
+/// let mine = Guest::file("guests/resize.wasm")
+///     .grants(Grants::new().dir("photos", "/photos", Access::ReadOnly));
+/// let inline = Guest::bytes("answer", r#"(module (func (export "answer") (result i32) i32.const 42))"#);
+/// # let _ = (sha, mine, inline);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Guest {
+    pub(crate) source: Source,
+    pub(crate) name: Option<String>,
+    pub(crate) grants: Grants,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    Builtin(String),
+    File(PathBuf),
+    Bytes(Arc<[u8]>),
+}
+
+impl Guest {
+    /// A built-in guest by name: see [`Guest::builtins`].
+    pub fn builtin(name: impl Into<String>) -> Self {
+        Self::from_source(Source::Builtin(name.into()))
+    }
+
+    /// A `.wasm` file (a component or a core module); its name is the file stem.
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        Self::from_source(Source::File(path.into()))
+    }
+
+    /// A component or module from memory: binary, or WAT text.
+    pub fn bytes(name: impl Into<String>, bytes: impl AsRef<[u8]>) -> Self {
+        Guest { name: Some(name.into()), ..Self::from_source(Source::Bytes(bytes.as_ref().into())) }
+    }
+
+    fn from_source(source: Source) -> Self {
+        Guest { source, name: None, grants: Grants::default() }
+    }
+
+    /// Names the guest (used in messages and records).
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets what the guest may reach through WASI (nothing by default).
+    pub fn grants(mut self, grants: Grants) -> Self {
+        self.grants = grants;
+        self
+    }
+
+    /// The names of the built-in guests.
+    pub fn builtins() -> impl Iterator<Item = &'static str> {
+        BUILTINS.iter().map(|(name, _)| *name)
+    }
+
+    /// The guest's name: given, the built-in's, or the file stem.
+    pub fn name(&self) -> String {
+        if let Some(name) = &self.name {
+            return name.clone();
+        }
+        match &self.source {
+            Source::Builtin(name) => name.clone(),
+            Source::File(path) => path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string()),
+            Source::Bytes(_) => "guest".to_owned(),
+        }
+    }
+
+    pub(crate) fn builtin_bytes(name: &str) -> Option<&'static [u8]> {
+        BUILTINS.iter().find(|(n, _)| *n == name).map(|(_, b)| *b)
+    }
+}
+
+/// Whether a guest is a component or a core module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GuestKind {
+    /// A WebAssembly component with WIT-typed exports (WASI preview 2).
+    Component,
+    /// A core WebAssembly module with numeric exports (WASI preview 1 imports allowed).
+    Module,
+}
+
+impl fmt::Display for GuestKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GuestKind::Component => "component",
+            GuestKind::Module => "core module",
+        })
+    }
+}
+
+/// A compiled guest, linked and ready to instantiate on every worker of the
+/// pool that loaded it. Cheap to clone.
+#[derive(Clone)]
+pub struct LoadedGuest {
+    pub(crate) inner: Arc<GuestInner>,
+}
+
+pub(crate) struct GuestInner {
+    pub(crate) id: u64,
+    pub(crate) pool_id: u64,
+    pub(crate) name: Arc<str>,
+    pub(crate) pre: Pre,
+    pub(crate) functions: Vec<Function>,
+    pub(crate) imports: Vec<String>,
+    pub(crate) grants: Grants,
+    pub(crate) cache: CacheStatus,
+}
+
+pub(crate) enum Pre {
+    Component(wasmtime::component::InstancePre<StoreState>),
+    Module(wasmtime::InstancePre<StoreState>),
+}
+
+/// An exported function and its signature.
+#[derive(Clone)]
+pub struct Function {
+    name: Arc<str>,
+    pub(crate) sig: Signature,
+    pub(crate) fast: FastPath,
+}
+
+#[derive(Clone)]
+pub(crate) enum Signature {
+    Component { index: ComponentExportIndex, params: Vec<(String, Type)>, results: Vec<Type> },
+    Module { params: Vec<wasmtime::ValType>, results: Vec<wasmtime::ValType> },
+}
+
+/// Signatures called through a typed function instead of `Val`s: a
+/// `list<u8>` as `Val`s costs tens of bytes per byte.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FastPath {
+    None,
+    BytesToBytes,
+    BytesToString,
+}
+
+/// A call checked against its function's signature, ready for a worker.
+pub(crate) struct PreparedCall {
+    pub(crate) function: usize,
+    pub(crate) args: PreparedArgs,
+}
+
+pub(crate) enum PreparedArgs {
+    Component(Vec<wasmtime::component::Val>),
+    Module(Vec<wasmtime::Val>),
+    Bytes(Vec<u8>),
+}
+
+impl Function {
+    pub(crate) fn component(name: String, index: ComponentExportIndex, func: &wasmtime::component::types::ComponentFunc) -> Self {
+        let params: Vec<(String, Type)> = func.params().map(|(n, t)| (n.to_owned(), t)).collect();
+        let results: Vec<Type> = func.results().collect();
+        let is_bytes = |t: &Type| matches!(t, Type::List(l) if matches!(l.ty(), Type::U8));
+        let fast = match (params.as_slice(), results.as_slice()) {
+            ([(_, p)], [r]) if is_bytes(p) && is_bytes(r) => FastPath::BytesToBytes,
+            ([(_, p)], [Type::String]) if is_bytes(p) => FastPath::BytesToString,
+            _ => FastPath::None,
+        };
+        Function { name: name.into(), sig: Signature::Component { index, params, results }, fast }
+    }
+
+    pub(crate) fn module(name: String, ty: &wasmtime::FuncType) -> Self {
+        Function {
+            name: name.into(),
+            sig: Signature::Module { params: ty.params().collect(), results: ty.results().collect() },
+            fast: FastPath::None,
+        }
+    }
+
+    /// The export's name (`heavy-calc`, or `iface#func` for a function of an
+    /// exported interface).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The parameter names (core-module parameters are named `p0`, `p1`, …).
+    pub fn param_names(&self) -> Vec<String> {
+        match &self.sig {
+            Signature::Component { params, .. } => params.iter().map(|(n, _)| n.clone()).collect(),
+            Signature::Module { params, .. } => (0..params.len()).map(|i| format!("p{i}")).collect(),
+        }
+    }
+
+    /// The WIT-style signature, e.g. `func(data: list<u8>) -> string`.
+    pub fn signature(&self) -> String {
+        let (params, results): (Vec<String>, Vec<String>) = match &self.sig {
+            Signature::Component { params, results, .. } => (
+                params.iter().map(|(n, t)| format!("{n}: {}", describe(t))).collect(),
+                results.iter().map(describe).collect(),
+            ),
+            Signature::Module { params, results } => (
+                params.iter().enumerate().map(|(i, t)| format!("p{i}: {t}")).collect(),
+                results.iter().map(|t| t.to_string()).collect(),
+            ),
+        };
+        let mut sig = format!("func({})", params.join(", "));
+        match results.len() {
+            0 => {}
+            1 => sig.push_str(&format!(" -> {}", results[0])),
+            _ => sig.push_str(&format!(" -> ({})", results.join(", "))),
+        }
+        sig
+    }
+
+    /// Whether the function returns `result<_, _>` (an `err` fails the task
+    /// with [`ErrorKind::Guest`](crate::ErrorKind::Guest)).
+    pub(crate) fn returns_result(&self) -> bool {
+        matches!(&self.sig, Signature::Component { results, .. } if matches!(results.as_slice(), [Type::Result(_)]))
+    }
+
+    fn prepare(&self, args: Vec<Value>) -> Result<PreparedArgs, CallError> {
+        let expected = match &self.sig {
+            Signature::Component { params, .. } => params.len(),
+            Signature::Module { params, .. } => params.len(),
+        };
+        if args.len() != expected {
+            return Err(CallError::new(format!(
+                "`{}` takes {expected} argument{} ({}), got {}",
+                self.name,
+                if expected == 1 { "" } else { "s" },
+                self.signature(),
+                args.len()
+            )));
+        }
+        match &self.sig {
+            Signature::Component { params, .. } => {
+                let mut args = args;
+                if self.fast != FastPath::None {
+                    match args.pop() {
+                        Some(Value::Bytes(b)) => return Ok(PreparedArgs::Bytes(b)),
+                        Some(Value::String(s)) => return Ok(PreparedArgs::Bytes(s.into_bytes())),
+                        Some(other) => args.push(other),
+                        None => {}
+                    }
+                }
+                params
+                    .iter()
+                    .zip(&args)
+                    .map(|((name, ty), value)| {
+                        convert::to_val(value, ty, name).map_err(|e| {
+                            CallError::new(format!("argument `{}`: {}", e.path, e.message))
+                        })
+                    })
+                    .collect::<Result<_, _>>()
+                    .map(PreparedArgs::Component)
+            }
+            Signature::Module { params, .. } => params
+                .iter()
+                .zip(&args)
+                .enumerate()
+                .map(|(i, (ty, value))| module_val(value, ty).ok_or_else(|| {
+                    CallError::new(format!("argument `p{i}`: expected {ty}, found {}", value.kind_name()))
+                }))
+                .collect::<Result<_, _>>()
+                .map(PreparedArgs::Module),
+        }
+    }
+}
+
+fn module_val(value: &Value, ty: &wasmtime::ValType) -> Option<wasmtime::Val> {
+    use wasmtime::{Val, ValType};
+    match ty {
+        ValType::I32 => match *value {
+            Value::Int(i) => i32::try_from(i).ok().map(Val::I32),
+            Value::UInt(u) => u32::try_from(u).ok().map(|u| Val::I32(u as i32)),
+            _ => None,
+        },
+        ValType::I64 => match *value {
+            Value::Int(i) => Some(Val::I64(i)),
+            Value::UInt(u) => Some(Val::I64(u as i64)),
+            _ => None,
+        },
+        ValType::F32 => value.as_f64().map(|f| Val::F32((f as f32).to_bits())),
+        ValType::F64 => value.as_f64().map(|f| Val::F64(f.to_bits())),
+        _ => None,
+    }
+}
+
+pub(crate) fn module_value(val: &wasmtime::Val) -> Value {
+    use wasmtime::Val;
+    match *val {
+        Val::I32(i) => Value::Int(i.into()),
+        Val::I64(i) => Value::Int(i),
+        Val::F32(bits) => Value::Float(f32::from_bits(bits).into()),
+        Val::F64(bits) => Value::Float(f64::from_bits(bits)),
+        _ => Value::String("<reference>".to_owned()),
+    }
+}
+
+impl fmt::Debug for Function {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Function").field("name", &self.name).field("signature", &self.signature()).finish()
+    }
+}
+
+impl LoadedGuest {
+    /// The guest's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Component or core module.
+    pub fn kind(&self) -> GuestKind {
+        match self.inner.pre {
+            Pre::Component(_) => GuestKind::Component,
+            Pre::Module(_) => GuestKind::Module,
+        }
+    }
+
+    /// The exported functions, in export order.
+    pub fn functions(&self) -> &[Function] {
+        &self.inner.functions
+    }
+
+    /// The exported function `name`, if there is one.
+    pub fn function(&self, name: &str) -> Option<&Function> {
+        self.inner.functions.iter().find(|f| f.name() == name)
+    }
+
+    /// What the guest imports (all provided by wpool, or it would not have
+    /// loaded): WASI interfaces for components, `module::name` for modules.
+    pub fn imports(&self) -> &[String] {
+        &self.inner.imports
+    }
+
+    /// Whether the compiled code came from the on-disk cache.
+    pub fn cache_status(&self) -> CacheStatus {
+        self.inner.cache
+    }
+
+    /// What the guest is granted.
+    pub fn granted(&self) -> &Grants {
+        &self.inner.grants
+    }
+
+    /// Checks that `func(args)` is a valid call without running anything:
+    /// the function exists and every argument converts to its parameter type.
+    pub fn check(&self, func: &str, args: &[Value]) -> Result<(), CallError> {
+        self.prepare(func, args.to_vec()).map(drop)
+    }
+
+    pub(crate) fn prepare(&self, func: &str, args: Vec<Value>) -> Result<PreparedCall, CallError> {
+        let Some(index) = self.inner.functions.iter().position(|f| f.name() == func) else {
+            let names: Vec<&str> = self.inner.functions.iter().map(Function::name).collect();
+            return Err(CallError::new(format!(
+                "guest `{}` has no function `{func}`; it exports {}",
+                self.inner.name,
+                if names.is_empty() { "no functions".to_owned() } else { convert::list_names(&names) }
+            )));
+        };
+        let args = self.inner.functions[index].prepare(args)?;
+        Ok(PreparedCall { function: index, args })
+    }
+}
+
+impl fmt::Debug for LoadedGuest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadedGuest")
+            .field("name", &self.inner.name)
+            .field("kind", &self.kind())
+            .field("functions", &self.inner.functions)
+            .finish()
+    }
+}

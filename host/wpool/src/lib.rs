@@ -1,0 +1,87 @@
+//! An isolated worker pool: async I/O on tokio, CPU work on worker threads,
+//! and every worker owns its own [Wasmtime] store running WebAssembly guests.
+//!
+//! It is the Rust counterpart of Python 3.14's `InterpreterPoolExecutor`, with
+//! real isolation: a guest cannot touch host memory, files or the network
+//! unless granted, and every task runs under a time, memory and (optionally)
+//! fuel limit. Built-in guests (`heavy_calc`, `sha256`) ship inside the crate;
+//! any other component or core module loads from a file or from memory.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use futures::StreamExt;
+//! use std::time::Duration;
+//!
+//! // The seed's program: heavy_calc over four inputs, across every core.
+//! let pool = wpool::Pool::builder().timeout(Duration::from_secs(60)).build()?;
+//! let calc = pool.load(wpool::Guest::builtin("heavy_calc"))?;
+//! let inputs = [50_000u64, 60_000, 70_000, 80_000]; // the seed uses 50M..80M
+//! let results: Vec<u64> = pool
+//!     .map(&calc, "heavy-calc", inputs)
+//!     .map(|r| r.expect("task failed").value.as_u64().unwrap())
+//!     .collect()
+//!     .await;
+//! assert_eq!(results, [99_998, 119_999, 140_000, 159_999]);
+//!
+//! // A typed call: no dynamic conversion.
+//! let sha = pool.load(wpool::Guest::builtin("sha256"))?;
+//! let hex: String = pool.call(&sha, "hex", (b"abc".to_vec(),)).await?;
+//! assert!(hex.starts_with("ba7816bf"));
+//!
+//! pool.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Isolation
+//!
+//! Every worker thread owns its stores; a guest sees only its own linear
+//! memory and what its [`Grants`] allow through WASI: by default no files, no
+//! environment, no arguments, and never sockets. Its stdout and stderr are
+//! captured (up to [`PoolBuilder::stdio_limit`]), never inherited.
+//!
+//! # Limits
+//!
+//! A trap, a timeout ([`PoolBuilder::timeout`]), a memory-limit breach
+//! ([`PoolBuilder::memory_limit`]), fuel exhaustion ([`PoolBuilder::fuel`]) or
+//! an oversized result ([`PoolBuilder::output_limit`]) fails that task alone
+//! with a [`TaskError`] whose [`ErrorKind`] says which; the worker throws the
+//! instance away and the next task gets a clean one.
+//!
+//! # Cancellation and shutdown
+//!
+//! Dropping a task's future before a worker picks it up cancels the task.
+//! [`Pool::shutdown`] drains queued work; [`Pool::abort`] interrupts it.
+//!
+//! [Wasmtime]: https://wasmtime.dev
+
+#![deny(missing_docs)]
+
+mod cache;
+mod convert;
+mod engine;
+mod error;
+mod exec;
+mod grants;
+mod guest;
+mod limits;
+mod pipe;
+mod pool;
+mod state;
+mod value;
+mod worker;
+
+pub use cache::CacheStatus;
+pub use error::{BuildError, CallError, ErrorKind, LoadError, TaskError};
+pub use grants::{Access, DirGrant, Grants};
+pub use guest::{Function, Guest, GuestKind, LoadedGuest};
+pub use limits::{DEFAULT_MEMORY_LIMIT, DEFAULT_OUTPUT_LIMIT, DEFAULT_STDIO_LIMIT};
+pub use pool::{Output, Pool, PoolBuilder};
+pub use value::{IntoArgs, Value};
+pub use worker::InstanceMode;
+
+/// Wasmtime's component-model traits for typed calls ([`Pool::call`]).
+pub mod typed {
+    pub use wasmtime::component::{ComponentNamedList, ComponentType, Lift, Lower};
+}

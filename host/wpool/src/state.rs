@@ -1,0 +1,126 @@
+//! The data every worker [`Store`](wasmtime::Store) holds: WASI context, captured
+//! stdio, the resource limiter and the task's deadline.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::error::LoadError;
+use crate::grants::{Access, Grants};
+use crate::limits::Limiter;
+use crate::pipe::CappedPipe;
+
+/// The WASI flavour a store carries: preview 2 for components, preview 1 for
+/// core modules.
+pub(crate) enum Wasi {
+    P2 { ctx: WasiCtx, table: ResourceTable },
+    P1(WasiP1Ctx),
+}
+
+/// Why a running task was interrupted from the epoch callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Interrupt {
+    Timeout,
+    Aborted,
+}
+
+impl std::fmt::Display for Interrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Interrupt::Timeout => "deadline reached",
+            Interrupt::Aborted => "pool aborted",
+        })
+    }
+}
+
+impl std::error::Error for Interrupt {}
+
+pub(crate) struct StoreState {
+    pub(crate) wasi: Wasi,
+    pub(crate) limiter: Limiter,
+    pub(crate) stdout: CappedPipe,
+    pub(crate) stderr: CappedPipe,
+    /// When the running task must stop.
+    pub(crate) deadline: Option<Instant>,
+    /// Set by [`Pool::abort`](crate::Pool::abort): interrupt whatever runs.
+    pub(crate) abort: Arc<AtomicBool>,
+}
+
+impl StoreState {
+    pub(crate) fn new(
+        grants: &Grants,
+        component: bool,
+        memory: usize,
+        stdio: usize,
+        abort: Arc<AtomicBool>,
+    ) -> Result<Self, LoadError> {
+        let stdout = CappedPipe::new(stdio);
+        let stderr = CappedPipe::new(stdio);
+        let mut builder = WasiCtxBuilder::new();
+        builder
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .envs(grants.envs())
+            .args(grants.args());
+        for dir in grants.dirs() {
+            let perms = match dir.access {
+                Access::ReadOnly => FsPerms::ReadOnly,
+                Access::ReadWrite => FsPerms::ReadWrite,
+            };
+            builder
+                .preopened_dir(&dir.host_path, &dir.guest_path, perms)
+                .map_err(|e| LoadError::Grant {
+                    name: String::new(),
+                    host: dir.host_path.clone(),
+                    message: format!("{e:#}"),
+                })?;
+        }
+        let wasi = if component {
+            Wasi::P2 { ctx: builder.build(), table: ResourceTable::new() }
+        } else {
+            Wasi::P1(builder.build_p1())
+        };
+        Ok(StoreState {
+            wasi,
+            limiter: Limiter::new(memory),
+            stdout,
+            stderr,
+            deadline: None,
+            abort,
+        })
+    }
+
+    /// The epoch callback's verdict: stop now, or check again next tick.
+    pub(crate) fn check_interrupt(&self) -> Option<Interrupt> {
+        if self.abort.load(Ordering::Relaxed) {
+            Some(Interrupt::Aborted)
+        } else if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            Some(Interrupt::Timeout)
+        } else {
+            None
+        }
+    }
+
+    pub(crate) fn p1(&mut self) -> &mut WasiP1Ctx {
+        match &mut self.wasi {
+            Wasi::P1(ctx) => ctx,
+            Wasi::P2 { .. } => unreachable!("core-module stores are built with a preview 1 context"),
+        }
+    }
+}
+
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        match &mut self.wasi {
+            Wasi::P2 { ctx, table } => WasiCtxView { ctx, table },
+            Wasi::P1(_) => unreachable!("component stores are built with a preview 2 context"),
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! A worker: one OS thread owning its stores. It takes jobs from the pool's
+//! bounded queue, runs them against a per-guest instance (reused, or fresh
+//! per task), and classifies every failure into a [`TaskError`].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use wasmtime::{Store, Trap, UpdateDeadline};
+
+use crate::engine::Ticker;
+use crate::error::{ErrorKind, TaskError};
+use crate::guest::{LoadedGuest, Pre};
+use crate::limits::Limits;
+use crate::state::{Interrupt, StoreState};
+
+/// A unit of work: runs on a worker and reports through its own channel.
+pub(crate) type Job = Box<dyn FnOnce(&mut Worker) + Send>;
+
+/// Instance reuse policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InstanceMode {
+    /// Each worker keeps one instance per guest and reuses it across tasks,
+    /// like an interpreter per worker. A task that fails throws its instance
+    /// away; the next task gets a new one.
+    #[default]
+    Reuse,
+    /// Every task gets a new instance: no state carries over between tasks.
+    Fresh,
+}
+
+pub(crate) enum Instance {
+    Component(wasmtime::component::Instance),
+    Module(wasmtime::Instance),
+}
+
+pub(crate) struct Slot {
+    pub(crate) store: Store<StoreState>,
+    pub(crate) instance: Instance,
+}
+
+/// A task's identity, for messages.
+#[derive(Clone)]
+pub(crate) struct TaskInfo {
+    pub(crate) id: u64,
+    pub(crate) guest: LoadedGuest,
+    pub(crate) func: Arc<str>,
+}
+
+impl TaskInfo {
+    pub(crate) fn error(&self, kind: ErrorKind, detail: impl Into<String>) -> TaskError {
+        TaskError::new(kind, self.id, self.guest.inner.name.clone(), self.func.clone(), detail)
+    }
+}
+
+/// What a finished task reports beside its value.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RunInfo {
+    pub(crate) worker: usize,
+    pub(crate) started: Option<Instant>,
+    pub(crate) elapsed: Duration,
+    pub(crate) stdout: Vec<u8>,
+    pub(crate) stderr: Vec<u8>,
+}
+
+pub(crate) struct Worker {
+    pub(crate) index: usize,
+    engine: wasmtime::Engine,
+    limits: Arc<Limits>,
+    mode: InstanceMode,
+    abort: Arc<AtomicBool>,
+    slots: HashMap<u64, Slot>,
+    _ticker: Arc<Ticker>,
+}
+
+impl Worker {
+    pub(crate) fn new(
+        index: usize,
+        engine: wasmtime::Engine,
+        limits: Arc<Limits>,
+        mode: InstanceMode,
+        abort: Arc<AtomicBool>,
+        ticker: Arc<Ticker>,
+    ) -> Self {
+        Worker { index, engine, limits, mode, abort, slots: HashMap::new(), _ticker: ticker }
+    }
+
+    /// The worker thread's loop: runs jobs until the queue is closed and empty.
+    pub(crate) fn run(mut self, queue: async_channel::Receiver<Job>) {
+        while let Ok(job) = queue.recv_blocking() {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut self)));
+            if outcome.is_err() {
+                // A host-side bug: the job's reply channel is gone (its caller
+                // sees the task fail); start over with clean instances.
+                tracing::error!(worker = self.index, "a task panicked inside wpool; dropping this worker's instances");
+                self.slots.clear();
+            }
+        }
+        tracing::debug!(worker = self.index, "worker stopped");
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Whether the pool was aborted: queued tasks are then cancelled unrun.
+    pub(crate) fn aborted(&self) -> bool {
+        self.abort.load(Ordering::Relaxed)
+    }
+
+    /// Runs `call` on an instance of the task's guest under the pool's
+    /// limits. On failure the instance is thrown away.
+    pub(crate) fn execute<R>(
+        &mut self,
+        task: &TaskInfo,
+        call: impl FnOnce(&mut Slot) -> wasmtime::Result<R>,
+    ) -> (Result<R, TaskError>, RunInfo) {
+        let started = Instant::now();
+        let mut info = RunInfo { worker: self.index, started: Some(started), ..RunInfo::default() };
+        if self.aborted() {
+            return (Err(task.error(ErrorKind::Cancelled, "cancelled: the pool was aborted")), info);
+        }
+        let guest = &task.guest;
+        let mut slot = match self.slots.remove(&guest.inner.id) {
+            Some(slot) => slot,
+            None => match self.instantiate(guest) {
+                Ok(slot) => slot,
+                Err(e) => {
+                    info.elapsed = started.elapsed();
+                    return (Err(e.into_task_error(task).on_worker(self.index)), info);
+                }
+            },
+        };
+
+        let limits = &self.limits;
+        let state = slot.store.data_mut();
+        state.limiter.hit = false;
+        state.deadline = limits.timeout.map(|t| started + t);
+        slot.store.set_epoch_deadline(1);
+        if let Some(fuel) = limits.fuel
+            && let Err(e) = slot.store.set_fuel(fuel)
+        {
+            return (Err(task.error(ErrorKind::Trap, format!("cannot set fuel: {e}"))), info);
+        }
+
+        let result = call(&mut slot);
+        info.elapsed = started.elapsed();
+        let (stdout, _) = slot.store.data().stdout.take();
+        let (stderr, _) = slot.store.data().stderr.take();
+        info.stdout = stdout;
+        info.stderr = stderr;
+
+        match result {
+            Ok(value) => {
+                if self.mode == InstanceMode::Reuse {
+                    self.slots.insert(guest.inner.id, slot);
+                }
+                (Ok(value), info)
+            }
+            Err(e) => {
+                let (kind, detail) = classify(&e, slot.store.data().limiter.hit, limits, &info.stderr);
+                (Err(task.error(kind, detail).on_worker(self.index)), info)
+            }
+        }
+    }
+
+    fn instantiate(&self, guest: &LoadedGuest) -> Result<Slot, SlotError> {
+        let component = matches!(guest.inner.pre, Pre::Component(_));
+        let state = StoreState::new(
+            &guest.inner.grants,
+            component,
+            self.limits.memory,
+            self.limits.stdio,
+            self.abort.clone(),
+        )
+        .map_err(|e| SlotError(ErrorKind::Trap, e.to_string()))?;
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        // Bounds what lifting a result may allocate on the host: a dynamic
+        // `Val` costs up to this many bytes per element.
+        store.set_hostcall_fuel(self.limits.output.saturating_mul(std::mem::size_of::<wasmtime::component::Val>()));
+        store.epoch_deadline_callback(|ctx| match ctx.data().check_interrupt() {
+            Some(interrupt) => Err(interrupt.into()),
+            None => Ok(UpdateDeadline::Continue(1)),
+        });
+        store.set_epoch_deadline(1);
+        store.data_mut().deadline = self.limits.timeout.map(|t| Instant::now() + t);
+        if let Some(fuel) = self.limits.fuel {
+            let _ = store.set_fuel(fuel);
+        }
+        let instance = match &guest.inner.pre {
+            Pre::Component(pre) => pre.instantiate(&mut store).map(Instance::Component),
+            Pre::Module(pre) => pre.instantiate(&mut store).map(Instance::Module),
+        };
+        match instance {
+            Ok(instance) => Ok(Slot { store, instance }),
+            Err(e) => {
+                let stderr = store.data().stderr.take().0;
+                let (kind, detail) = classify(&e, store.data().limiter.hit, &self.limits, &stderr);
+                Err(SlotError(kind, format!("could not be instantiated: {detail}")))
+            }
+        }
+    }
+}
+
+struct SlotError(ErrorKind, String);
+
+impl SlotError {
+    fn into_task_error(self, task: &TaskInfo) -> TaskError {
+        task.error(self.0, self.1)
+    }
+}
+
+/// Turns a failed call into an error kind and a message a user understands.
+fn classify(e: &wasmtime::Error, memory_hit: bool, limits: &Limits, stderr: &[u8]) -> (ErrorKind, String) {
+    if let Some(interrupt) = e.downcast_ref::<Interrupt>() {
+        return match interrupt {
+            Interrupt::Timeout => (
+                ErrorKind::Timeout,
+                format!("timed out after {}", fmt_duration(limits.timeout.unwrap_or_default())),
+            ),
+            Interrupt::Aborted => (ErrorKind::Cancelled, "interrupted: the pool was aborted".to_owned()),
+        };
+    }
+    let memory = || {
+        (ErrorKind::MemoryLimit, format!("exceeded the memory limit of {}", fmt_size(limits.memory)))
+    };
+    if let Some(trap) = e.downcast_ref::<Trap>() {
+        return match trap {
+            Trap::OutOfFuel => (
+                ErrorKind::OutOfFuel,
+                format!("ran out of fuel (budget {})", limits.fuel.unwrap_or_default()),
+            ),
+            Trap::Interrupt => (ErrorKind::Timeout, "interrupted".to_owned()),
+            Trap::StackOverflow => (ErrorKind::Trap, with_stderr("trapped: stack overflow".to_owned(), stderr)),
+            _ if memory_hit => memory(),
+            other => (ErrorKind::Trap, with_stderr(format!("trapped: {other}"), stderr)),
+        };
+    }
+    if e.to_string().contains("fuel allocated for hostcalls has been exhausted") {
+        return (
+            ErrorKind::OutputLimit,
+            format!("returned more than the output limit of {}", fmt_size(limits.output)),
+        );
+    }
+    if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return (ErrorKind::Trap, with_stderr(format!("exited with status {}", exit.0), stderr));
+    }
+    if memory_hit {
+        return memory();
+    }
+    (ErrorKind::Trap, with_stderr(format!("failed: {}", e.root_cause()), stderr))
+}
+
+/// Appends the end of the guest's stderr (a Rust panic message lands there).
+fn with_stderr(mut message: String, stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let text = text.trim();
+    if !text.is_empty() {
+        let tail: String = {
+            let chars: Vec<char> = text.chars().collect();
+            let start = chars.len().saturating_sub(400);
+            chars[start..].iter().collect()
+        };
+        message.push_str("; guest stderr: ");
+        message.push_str(&tail.replace('\n', " | "));
+    }
+    message
+}
+
+pub(crate) fn fmt_duration(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{:.3}s", d.as_secs_f64())
+    }
+}
+
+pub(crate) fn fmt_size(bytes: usize) -> String {
+    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
+        format!("{} MiB", bytes >> 20)
+    } else if bytes >= 1 << 10 && bytes % (1 << 10) == 0 {
+        format!("{} KiB", bytes >> 10)
+    } else {
+        format!("{bytes} bytes")
+    }
+}

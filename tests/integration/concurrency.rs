@@ -1,0 +1,107 @@
+use std::time::Duration;
+
+use futures::{FutureExt, StreamExt};
+use wpool::{ErrorKind, Guest, Output};
+use wpool_tests::{guest_path, pool};
+
+fn overlaps(a: &Output, b: &Output) -> bool {
+    a.started < b.started + b.elapsed && b.started < a.started + a.elapsed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_run_at_the_same_time() {
+    let pool = pool(2, Duration::from_secs(60));
+    let calc = pool.load(Guest::builtin("heavy_calc")).unwrap();
+    // Four long tasks on two idle workers: each worker takes one at once, so
+    // the first two windows overlap, whatever the machine's speed.
+    let outputs: Vec<Output> = futures::future::join_all((0..4).map(|_| pool.submit(&calc, "heavy-calc", 30_000_000u64)))
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let concurrent = outputs.iter().enumerate().any(|(i, a)| {
+        outputs[i + 1..].iter().any(|b| a.worker != b.worker && overlaps(a, b))
+    });
+    assert!(concurrent, "no two tasks overlapped on different workers: {outputs:#?}");
+    let mut workers: Vec<usize> = outputs.iter().map(|o| o.worker).collect();
+    workers.sort();
+    workers.dedup();
+    assert_eq!(workers, [0, 1]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn map_keeps_input_order() {
+    let pool = wpool::Pool::builder().workers(2).map_in_flight(3).cache_dir(wpool_tests::cache_dir()).build().unwrap();
+    let calc = pool.load(Guest::builtin("heavy_calc")).unwrap();
+    // Big inputs first, so later (smaller) tasks finish earlier.
+    let inputs: Vec<u64> = (0..40).rev().map(|i| i * 20_000).collect();
+    let expected: Vec<u64> = inputs.iter().map(|&n| (0..n).map(|i| i * i % 7).sum()).collect();
+    let got: Vec<u64> = pool.map(&calc, "heavy-calc", inputs.clone()).map(|r| r.unwrap().value.as_u64().unwrap()).collect().await;
+    assert_eq!(got, expected);
+
+    let mut unordered: Vec<u64> =
+        pool.map_unordered(&calc, "heavy-calc", inputs).map(|r| r.unwrap().value.as_u64().unwrap()).collect().await;
+    unordered.sort();
+    let mut sorted = expected;
+    sorted.sort();
+    assert_eq!(unordered, sorted);
+}
+
+const COUNTER: &str = r#"(module
+  (global $n (mut i32) (i32.const 0))
+  (func (export "bump") (result i32)
+    global.get $n i32.const 1 i32.add global.set $n global.get $n))"#;
+
+#[tokio::test]
+async fn dropping_a_queued_task_cancels_it() {
+    // One worker, kept busy by a task that times out; a counter task queued
+    // behind it is dropped before it starts, so it never bumps the counter.
+    let pool = pool(1, Duration::from_millis(300));
+    let hostile = pool.load(Guest::file(guest_path("hostile"))).unwrap();
+    let counter = pool.load(Guest::bytes("counter", COUNTER)).unwrap();
+    let mut busy = Box::pin(pool.submit(&hostile, "spin", ()));
+    assert!(futures::poll!(busy.as_mut()).is_pending(), "queued");
+    // Polled once (so queued behind the spin task), then dropped.
+    let doomed = pool.submit(&counter, "bump", ());
+    assert!(doomed.now_or_never().is_none(), "the worker is busy");
+    let busy = busy.await.unwrap_err();
+    assert_eq!(busy.kind(), ErrorKind::Timeout);
+    let after = pool.submit(&counter, "bump", ()).await.unwrap();
+    assert_eq!(after.value.as_i64(), Some(1), "the dropped task did not run");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_submitted_work() {
+    let pool = pool(2, Duration::from_secs(30));
+    let calc = pool.load(Guest::builtin("heavy_calc")).unwrap();
+    // Submit and poll each task once so every one is in the queue.
+    let mut tasks: Vec<_> = (0..8u64).map(|i| Box::pin(pool.submit(&calc, "heavy-calc", i * 1_000_000))).collect();
+    for t in &mut tasks {
+        assert!(futures::poll!(t.as_mut()).is_pending());
+    }
+    pool.shutdown().await;
+    for (i, t) in tasks.into_iter().enumerate() {
+        let n = i as u64 * 1_000_000;
+        assert_eq!(t.await.unwrap().value.as_u64(), Some((0..n).map(|i| i * i % 7).sum()));
+    }
+    // Afterwards the pool refuses work.
+    assert!(pool.is_closed());
+    let err = pool.submit(&calc, "heavy-calc", 1u64).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PoolClosed);
+    assert!(matches!(pool.load(Guest::builtin("sha256")), Err(wpool::LoadError::PoolClosed)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_interrupts_running_tasks() {
+    let pool = pool(1, Duration::from_secs(600));
+    let hostile = pool.load(Guest::file(guest_path("hostile"))).unwrap();
+    let mut spin = Box::pin(pool.submit(&hostile, "spin", ()));
+    assert!(futures::poll!(spin.as_mut()).is_pending());
+    let mut queued = Box::pin(pool.submit(&hostile, "ok", 1u64));
+    assert!(futures::poll!(queued.as_mut()).is_pending());
+    pool.abort();
+    let err = spin.await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Cancelled, "{err}");
+    let err = queued.await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Cancelled, "{err}");
+}

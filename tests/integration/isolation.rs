@@ -1,0 +1,173 @@
+use std::time::Duration;
+
+use wpool::{Access, ErrorKind, Grants, Guest, IntoArgs, Pool, Value};
+use wpool_tests::{cache_dir, guest_path};
+
+fn hostile_pool(workers: usize) -> Pool {
+    Pool::builder()
+        .workers(workers)
+        .timeout(Duration::from_millis(500))
+        .memory_limit(64 << 20)
+        .output_limit(1 << 20)
+        .stdio_limit(4096)
+        .cache_dir(cache_dir())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_failure_is_alone_and_typed() {
+    let pool = hostile_pool(2);
+    let g = pool.load(Guest::file(guest_path("hostile"))).unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..100u64 {
+        tasks.push(pool.submit(&g, "ok", i.into_args()));
+        match i {
+            10 => tasks.push(pool.submit(&g, "trap", ().into_args())),
+            30 => tasks.push(pool.submit(&g, "spin", ().into_args())),
+            50 => tasks.push(pool.submit(&g, "grow", 1000u32.into_args())),
+            70 => tasks.push(pool.submit(&g, "recurse", 100_000_000u64.into_args())),
+            90 => tasks.push(pool.submit(&g, "panic", "boom at 90".into_args())),
+            _ => {}
+        }
+    }
+    let results = futures::future::join_all(tasks).await;
+    let mut ok = 0;
+    let mut failures = Vec::new();
+    for r in results {
+        match r {
+            Ok(out) => {
+                ok += 1;
+                assert!(out.value.as_u64().is_some());
+            }
+            Err(e) => failures.push((e.kind(), e.function().to_owned(), e.detail().to_owned())),
+        }
+    }
+    assert_eq!(ok, 100, "{failures:#?}");
+    let kinds: Vec<(ErrorKind, &str)> = failures.iter().map(|(k, f, _)| (*k, f.as_str())).collect();
+    assert_eq!(
+        kinds,
+        [
+            (ErrorKind::Trap, "trap"),
+            (ErrorKind::Timeout, "spin"),
+            (ErrorKind::MemoryLimit, "grow"),
+            (ErrorKind::Trap, "recurse"),
+            (ErrorKind::Trap, "panic"),
+        ]
+    );
+    let detail = |f: &str| failures.iter().find(|(_, name, _)| name == f).unwrap().2.clone();
+    assert!(detail("trap").contains("unreachable"), "{}", detail("trap"));
+    assert_eq!(detail("spin"), "timed out after 500ms");
+    assert_eq!(detail("grow"), "exceeded the memory limit of 64 MiB");
+    assert!(detail("recurse").contains("stack overflow"), "{}", detail("recurse"));
+    assert!(detail("panic").contains("boom at 90"), "the panic message is reported: {}", detail("panic"));
+
+    // The pool keeps working, on every worker.
+    for i in 0..10u64 {
+        assert_eq!(pool.submit(&g, "ok", i).await.unwrap().value.as_u64(), Some(i + 1));
+    }
+}
+
+#[tokio::test]
+async fn timeout_message_names_task_guest_and_function() {
+    let pool = hostile_pool(1);
+    let g = pool.load(Guest::file(guest_path("hostile"))).unwrap();
+    let err = pool.submit(&g, "spin", ()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert_eq!(err.to_string(), format!("task {} (`hostile`/`spin`) timed out after 500ms", err.task()));
+    assert_eq!(err.worker(), Some(0));
+}
+
+#[tokio::test]
+async fn fuel_runs_out() {
+    let pool = Pool::builder().workers(1).fuel(1_000_000).cache_dir(cache_dir()).build().unwrap();
+    let calc = pool.load(Guest::builtin("heavy_calc")).unwrap();
+    let err = pool.submit(&calc, "heavy-calc", 100_000_000u64).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutOfFuel);
+    assert_eq!(err.detail(), "ran out of fuel (budget 1000000)");
+    // Each task gets a fresh budget.
+    let small = pool.submit(&calc, "heavy-calc", 1000u64).await.unwrap();
+    assert!(small.value.as_u64().is_some());
+}
+
+#[tokio::test]
+async fn output_is_capped() {
+    let pool = hostile_pool(1);
+    let g = pool.load(Guest::file(guest_path("hostile"))).unwrap();
+    // Under the cap: fine.
+    let out = pool.submit(&g, "big-output", 256u64 << 10).await.unwrap();
+    assert_eq!(out.value.as_bytes().map(<[u8]>::len), Some(256 << 10));
+    // Far over the cap: refused while the result is lifted into the host.
+    for len in [2u64 << 20, 16 << 20] {
+        let err = pool.submit(&g, "big-output", len).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::OutputLimit, "{err}");
+        assert_eq!(err.detail(), "returned more than the output limit of 1 MiB");
+    }
+    // Bytes in, bytes out (a typed fast path): measured after the call.
+    let echo = pool.load(Guest::file(guest_path("echo"))).unwrap();
+    let err = pool.submit(&echo, "reverse-bytes", vec![7u8; 2 << 20]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutputLimit, "{err}");
+    assert_eq!(err.detail(), "returned about 2 MiB, over the output limit of 1 MiB");
+
+    // A stdout flood succeeds, keeping only the first 4 KiB of each stream.
+    let out = pool.submit(&g, "flood-stdout", 10u64 << 20).await.unwrap();
+    assert_eq!(out.value.as_u64(), Some(10 << 20));
+    assert_eq!(out.stdout.len(), 4096);
+    assert_eq!(out.stderr.len(), 4096);
+    assert!(out.stdout.iter().all(|&b| b == b'y'));
+}
+
+#[tokio::test]
+async fn nothing_is_granted_by_default() {
+    let pool = hostile_pool(1);
+    let g = pool.load(Guest::file(guest_path("hostile"))).unwrap();
+    for path in ["/etc/passwd", ".", "Cargo.toml"] {
+        let err = pool.submit(&g, "read-file", path).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Guest, "{path}: {err}");
+    }
+    let home = pool.submit(&g, "env-var", "HOME").await.unwrap();
+    assert_eq!(home.value, Value::Null);
+    let args = pool.submit(&g, "args", ()).await.unwrap();
+    assert_eq!(args.value, Value::List(vec![]));
+}
+
+#[tokio::test]
+async fn grants_allow_exactly_what_they_say() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.txt"), "granted text").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let pool = hostile_pool(1);
+    let grants = Grants::new()
+        .dir(dir.path(), "/data", Access::ReadOnly)
+        .dir(out.path(), "/out", Access::ReadWrite)
+        .env("MODE", "fast")
+        .arg("hostile")
+        .arg("--flag");
+    let g = pool.load(Guest::file(guest_path("hostile")).grants(grants)).unwrap();
+
+    let text = pool.submit(&g, "read-file", "/data/in.txt").await.unwrap();
+    assert_eq!(text.value, Value::from("granted text"));
+    let denied = pool.submit(&g, "write-file", ("/data/new.txt", "x")).await.unwrap_err();
+    assert_eq!(denied.kind(), ErrorKind::Guest, "read-only grant refuses writes");
+    assert!(!dir.path().join("new.txt").exists());
+    pool.submit(&g, "write-file", ("/out/new.txt", "written")).await.unwrap();
+    assert_eq!(std::fs::read_to_string(out.path().join("new.txt")).unwrap(), "written");
+    let escape = pool.submit(&g, "read-file", "/data/../../etc/passwd").await.unwrap_err();
+    assert_eq!(escape.kind(), ErrorKind::Guest, "no escaping a grant: {escape}");
+
+    assert_eq!(pool.submit(&g, "env-var", "MODE").await.unwrap().value, Value::from("fast"));
+    assert_eq!(pool.submit(&g, "env-var", "HOME").await.unwrap().value, Value::Null);
+    assert_eq!(
+        pool.submit(&g, "args", ()).await.unwrap().value,
+        Value::List(vec!["hostile".into(), "--flag".into()])
+    );
+}
+
+#[test]
+fn missing_grant_directory_fails_at_load() {
+    let pool = hostile_pool(1);
+    let grants = Grants::new().dir("/no/such/dir", "/data", Access::ReadOnly);
+    let err = pool.load(Guest::file(guest_path("hostile")).grants(grants));
+    // The directory is opened when an instance is created; loading checks it up front.
+    assert!(err.is_err(), "a missing grant directory is refused when loading");
+}

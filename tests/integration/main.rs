@@ -1,0 +1,7 @@
+//! wpool's end-to-end tests. Every module runs real WebAssembly guests.
+
+mod builtins; // heavy_calc and sha256: the seed's results, FIPS vectors, native parity
+mod cache; // the on-disk compile cache is hit by a second pool
+mod calls; // dynamic calls: every WIT type, core modules, bad calls rejected up front
+mod concurrency; // workers really run at once; map order; cancellation; shutdown
+mod isolation; // traps, timeouts, memory bombs, grants and output caps fail one task only
