@@ -45,15 +45,26 @@ async fn sha256_fips_vectors() {
         Value::from("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     );
     let digest = pool.submit(&sha, "digest", b"abc".to_vec()).await.unwrap();
-    assert_eq!(digest.value.as_bytes().unwrap(), Sha256::digest(b"abc").as_slice());
-    assert_eq!(digest.value.to_json(), format!("\"{}\"", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+    assert_eq!(
+        digest.value.as_bytes().unwrap(),
+        Sha256::digest(b"abc").as_slice()
+    );
+    assert_eq!(
+        digest.value.to_json(),
+        format!(
+            "\"{}\"",
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        )
+    );
 }
 
 #[tokio::test]
 async fn sha256_of_ten_mib_matches_native() {
     let pool = pool(1, Duration::from_secs(60));
     let sha = pool.load(Guest::builtin("sha256")).unwrap();
-    let data: Vec<u8> = (0..10u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let data: Vec<u8> = (0..10u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     let native = Sha256::digest(&data);
     let dynamic = pool.submit(&sha, "digest", data.clone()).await.unwrap();
     assert_eq!(dynamic.value.as_bytes().unwrap(), native.as_slice());
@@ -71,5 +82,8 @@ fn builtins_are_listed() {
 fn unknown_builtin_lists_the_choices() {
     let pool = pool(1, Duration::from_secs(1));
     let err = pool.load(Guest::builtin("sha265")).unwrap_err();
-    assert_eq!(err.to_string(), "unknown built-in guest `sha265`; expected one of `heavy_calc`, `sha256`");
+    assert_eq!(
+        err.to_string(),
+        "unknown built-in guest `sha265`; expected one of `heavy_calc`, `sha256`"
+    );
 }

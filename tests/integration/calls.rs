@@ -4,7 +4,9 @@ use wpool::{ErrorKind, Guest, GuestKind, LoadedGuest, Pool, Value};
 use wpool_tests::{guest_path, pool};
 
 fn json(text: &str) -> Value {
-    serde_json::from_str::<serde_json::Value>(text).unwrap().into()
+    serde_json::from_str::<serde_json::Value>(text)
+        .unwrap()
+        .into()
 }
 
 async fn echo(pool: &Pool, guest: &LoadedGuest, func: &str, args: &str) -> String {
@@ -25,7 +27,11 @@ async fn every_wit_type_round_trips() {
     assert_eq!(g.kind(), GuestKind::Component);
     let cases = [
         ("add", "[2, -5]", "-3"),
-        ("echo-point", r#"[{"x": 1, "y": -2, "label": "p"}]"#, r#"{"x":1,"y":-2,"label":"p"}"#),
+        (
+            "echo-point",
+            r#"[{"x": 1, "y": -2, "label": "p"}]"#,
+            r#"{"x":1,"y":-2,"label":"p"}"#,
+        ),
         ("area", r#"[{"rect": [2.0, 3.5]}]"#, "7.0"),
         ("area", r#"["empty"]"#, "0.0"),
         ("next-color", r#"["blue"]"#, r#""red""#),
@@ -39,11 +45,23 @@ async fn every_wit_type_round_trips() {
         ("char-code", r#"["€"]"#, "8364"),
         ("negate", "[true]", "false"),
         ("reverse-bytes", r#"[[1, 2, 255]]"#, r#""ff0201""#),
-        ("shapes", "[3]", r#"[{"circle":0.0},{"rect":[1.0,2.0]},"empty"]"#),
-        ("extremes", "[]", "[18446744073709551615,-9223372036854775808,-128,65535,1.5,-0.25]"),
+        (
+            "shapes",
+            "[3]",
+            r#"[{"circle":0.0},{"rect":[1.0,2.0]},"empty"]"#,
+        ),
+        (
+            "extremes",
+            "[]",
+            "[18446744073709551615,-9223372036854775808,-128,65535,1.5,-0.25]",
+        ),
     ];
     for (func, args, expected) in cases {
-        assert_eq!(echo(&pool, &g, func, args).await, expected, "{func}({args})");
+        assert_eq!(
+            echo(&pool, &g, func, args).await,
+            expected,
+            "{func}({args})"
+        );
     }
 }
 
@@ -51,7 +69,10 @@ async fn every_wit_type_round_trips() {
 async fn result_err_is_a_guest_error() {
     let pool = pool(1, Duration::from_secs(10));
     let g = pool.load(Guest::file(guest_path("echo"))).unwrap();
-    let err = pool.submit(&g, "checked-div", (1i64, 0i64)).await.unwrap_err();
+    let err = pool
+        .submit(&g, "checked-div", (1i64, 0i64))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Guest);
     assert_eq!(err.detail(), "returned an error: cannot divide 1 by 0");
     assert!(err.to_string().starts_with("task "), "{err}");
@@ -63,18 +84,66 @@ async fn bad_calls_fail_before_anything_runs() {
     let pool = pool(1, Duration::from_secs(10));
     let g = pool.load(Guest::file(guest_path("echo"))).unwrap();
     let cases = [
-        ("nope", "[]", "guest `echo` has no function `nope`; it exports `add`, `echo-point`"),
-        ("add", "[1]", "`add` takes 2 arguments (func(a: s32, b: s32) -> s32), got 1"),
-        ("add", r#"["1", 2]"#, "argument `a`: expected s32, found a string"),
-        ("add", "[4294967296, 2]", "argument `a`: 4294967296 is out of range for s32"),
-        ("echo-point", r#"[{"x": 1, "y": 2}]"#, "argument `p`: missing field `label` (string)"),
-        ("echo-point", r#"[{"x": 1, "y": 2, "label": "a", "z": 3}]"#, "argument `p`: unknown field `z`; expected `x`, `y`, `label`"),
-        ("echo-point", r#"[{"x": 1.5, "y": 2, "label": "a"}]"#, "argument `p.x`: expected s32, found a float"),
-        ("next-color", r#"["purple"]"#, "argument `c`: unknown case `purple`; expected `red`, `green`, `blue`"),
-        ("area", r#"["circle"]"#, "argument `s`: case `circle` needs a payload (f64)"),
-        ("echo-perms", r#"[["fly"]]"#, "argument `p`: unknown flag `fly`; expected `read`, `write`, `exec`"),
-        ("char-code", r#"["ab"]"#, "argument `c`: expected a single character, found a string of 2 characters"),
-        ("sum", r#"[[1, "x"]]"#, "argument `xs[1]`: expected f32, found a string"),
+        (
+            "nope",
+            "[]",
+            "guest `echo` has no function `nope`; it exports `add`, `echo-point`",
+        ),
+        (
+            "add",
+            "[1]",
+            "`add` takes 2 arguments (func(a: s32, b: s32) -> s32), got 1",
+        ),
+        (
+            "add",
+            r#"["1", 2]"#,
+            "argument `a`: expected s32, found a string",
+        ),
+        (
+            "add",
+            "[4294967296, 2]",
+            "argument `a`: 4294967296 is out of range for s32",
+        ),
+        (
+            "echo-point",
+            r#"[{"x": 1, "y": 2}]"#,
+            "argument `p`: missing field `label` (string)",
+        ),
+        (
+            "echo-point",
+            r#"[{"x": 1, "y": 2, "label": "a", "z": 3}]"#,
+            "argument `p`: unknown field `z`; expected `x`, `y`, `label`",
+        ),
+        (
+            "echo-point",
+            r#"[{"x": 1.5, "y": 2, "label": "a"}]"#,
+            "argument `p.x`: expected s32, found a float",
+        ),
+        (
+            "next-color",
+            r#"["purple"]"#,
+            "argument `c`: unknown case `purple`; expected `red`, `green`, `blue`",
+        ),
+        (
+            "area",
+            r#"["circle"]"#,
+            "argument `s`: case `circle` needs a payload (f64)",
+        ),
+        (
+            "echo-perms",
+            r#"[["fly"]]"#,
+            "argument `p`: unknown flag `fly`; expected `read`, `write`, `exec`",
+        ),
+        (
+            "char-code",
+            r#"["ab"]"#,
+            "argument `c`: expected a single character, found a string of 2 characters",
+        ),
+        (
+            "sum",
+            r#"[[1, "x"]]"#,
+            "argument `xs[1]`: expected f32, found a string",
+        ),
     ];
     for (func, args, expected) in cases {
         let args = match json(args) {
@@ -94,8 +163,18 @@ async fn bad_calls_fail_before_anything_runs() {
 async fn exports_have_wit_signatures() {
     let pool = pool(1, Duration::from_secs(10));
     let sha = pool.load(Guest::builtin("sha256")).unwrap();
-    let sigs: Vec<String> = sha.functions().iter().map(|f| format!("{}: {}", f.name(), f.signature())).collect();
-    assert_eq!(sigs, ["digest: func(data: list<u8>) -> list<u8>", "hex: func(data: list<u8>) -> string"]);
+    let sigs: Vec<String> = sha
+        .functions()
+        .iter()
+        .map(|f| format!("{}: {}", f.name(), f.signature()))
+        .collect();
+    assert_eq!(
+        sigs,
+        [
+            "digest: func(data: list<u8>) -> list<u8>",
+            "hex: func(data: list<u8>) -> string"
+        ]
+    );
     let echo = pool.load(Guest::file(guest_path("echo"))).unwrap();
     assert_eq!(
         echo.function("checked-div").unwrap().signature(),
@@ -131,10 +210,19 @@ async fn core_modules_take_numbers() {
     let pool = pool(1, Duration::from_secs(10));
     let m = pool.load(Guest::bytes("counter", COUNTER)).unwrap();
     assert_eq!(m.kind(), GuestKind::Module);
-    assert_eq!(m.function("mix").unwrap().signature(), "func(p0: i32, p1: i64, p2: f64) -> f64");
-    let out = pool.submit(&m, "mix", (-2i32, 40i64, 0.5f64)).await.unwrap();
+    assert_eq!(
+        m.function("mix").unwrap().signature(),
+        "func(p0: i32, p1: i64, p2: f64) -> f64"
+    );
+    let out = pool
+        .submit(&m, "mix", (-2i32, 40i64, 0.5f64))
+        .await
+        .unwrap();
     assert_eq!(out.value, Value::Float(38.5));
-    let err = pool.submit(&m, "mix", (1i32, "x", 0.5f64)).await.unwrap_err();
+    let err = pool
+        .submit(&m, "mix", (1i32, "x", 0.5f64))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidCall);
     assert_eq!(err.detail(), "argument `p1`: expected i64, found a string");
 }
@@ -145,7 +233,15 @@ async fn reuse_keeps_state_and_fresh_does_not() {
     let m = reuse.load(Guest::bytes("counter", COUNTER)).unwrap();
     let mut seen = Vec::new();
     for _ in 0..3 {
-        seen.push(reuse.submit(&m, "bump", ()).await.unwrap().value.as_i64().unwrap());
+        seen.push(
+            reuse
+                .submit(&m, "bump", ())
+                .await
+                .unwrap()
+                .value
+                .as_i64()
+                .unwrap(),
+        );
     }
     assert_eq!(seen, [1, 2, 3]);
 
@@ -158,7 +254,15 @@ async fn reuse_keeps_state_and_fresh_does_not() {
     let m = fresh.load(Guest::bytes("counter", COUNTER)).unwrap();
     let mut seen = Vec::new();
     for _ in 0..3 {
-        seen.push(fresh.submit(&m, "bump", ()).await.unwrap().value.as_i64().unwrap());
+        seen.push(
+            fresh
+                .submit(&m, "bump", ())
+                .await
+                .unwrap()
+                .value
+                .as_i64()
+                .unwrap(),
+        );
     }
     assert_eq!(seen, [1, 1, 1]);
 }
@@ -167,7 +271,10 @@ async fn reuse_keeps_state_and_fresh_does_not() {
 async fn typed_call_mismatch_is_invalid_call() {
     let pool = pool(1, Duration::from_secs(10));
     let calc = pool.load(Guest::builtin("heavy_calc")).unwrap();
-    let err = pool.call::<(String,), u64>(&calc, "heavy-calc", ("x".to_owned(),)).await.unwrap_err();
+    let err = pool
+        .call::<(String,), u64>(&calc, "heavy-calc", ("x".to_owned(),))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidCall);
     assert!(err.detail().contains("func(n: u64) -> u64"), "{err}");
     // The pool carries on.
@@ -178,9 +285,14 @@ async fn typed_call_mismatch_is_invalid_call() {
 #[test]
 fn malformed_and_unlinkable_guests_fail_to_load() {
     let pool = pool(1, Duration::from_secs(1));
-    let err = pool.load(Guest::bytes("junk", b"\0asm\x01\0\0\0\x99\x99")).unwrap_err();
+    let err = pool
+        .load(Guest::bytes("junk", b"\0asm\x01\0\0\0\x99\x99"))
+        .unwrap_err();
     assert!(matches!(err, wpool::LoadError::Compile { .. }), "{err}");
-    assert!(err.to_string().starts_with("cannot compile guest `junk`"), "{err}");
+    assert!(
+        err.to_string().starts_with("cannot compile guest `junk`"),
+        "{err}"
+    );
 
     let wants_socket = r#"(module (import "env" "open_socket" (func (param i32) (result i32))))"#;
     let err = pool.load(Guest::bytes("net", wants_socket)).unwrap_err();

@@ -14,15 +14,21 @@ async fn two_workers_run_at_the_same_time() {
     let calc = pool.load(Guest::builtin("heavy_calc")).unwrap();
     // Four long tasks on two idle workers: each worker takes one at once, so
     // the first two windows overlap, whatever the machine's speed.
-    let outputs: Vec<Output> = futures::future::join_all((0..4).map(|_| pool.submit(&calc, "heavy-calc", 30_000_000u64)))
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
+    let outputs: Vec<Output> =
+        futures::future::join_all((0..4).map(|_| pool.submit(&calc, "heavy-calc", 30_000_000u64)))
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
     let concurrent = outputs.iter().enumerate().any(|(i, a)| {
-        outputs[i + 1..].iter().any(|b| a.worker != b.worker && overlaps(a, b))
+        outputs[i + 1..]
+            .iter()
+            .any(|b| a.worker != b.worker && overlaps(a, b))
     });
-    assert!(concurrent, "no two tasks overlapped on different workers: {outputs:#?}");
+    assert!(
+        concurrent,
+        "no two tasks overlapped on different workers: {outputs:#?}"
+    );
     let mut workers: Vec<usize> = outputs.iter().map(|o| o.worker).collect();
     workers.sort();
     workers.dedup();
@@ -31,16 +37,31 @@ async fn two_workers_run_at_the_same_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn map_keeps_input_order() {
-    let pool = wpool::Pool::builder().workers(2).map_in_flight(3).cache_dir(wpool_tests::cache_dir()).build().unwrap();
+    let pool = wpool::Pool::builder()
+        .workers(2)
+        .map_in_flight(3)
+        .cache_dir(wpool_tests::cache_dir())
+        .build()
+        .unwrap();
     let calc = pool.load(Guest::builtin("heavy_calc")).unwrap();
     // Big inputs first, so later (smaller) tasks finish earlier.
     let inputs: Vec<u64> = (0..40).rev().map(|i| i * 20_000).collect();
-    let expected: Vec<u64> = inputs.iter().map(|&n| (0..n).map(|i| i * i % 7).sum()).collect();
-    let got: Vec<u64> = pool.map(&calc, "heavy-calc", inputs.clone()).map(|r| r.unwrap().value.as_u64().unwrap()).collect().await;
+    let expected: Vec<u64> = inputs
+        .iter()
+        .map(|&n| (0..n).map(|i| i * i % 7).sum())
+        .collect();
+    let got: Vec<u64> = pool
+        .map(&calc, "heavy-calc", inputs.clone())
+        .map(|r| r.unwrap().value.as_u64().unwrap())
+        .collect()
+        .await;
     assert_eq!(got, expected);
 
-    let mut unordered: Vec<u64> =
-        pool.map_unordered(&calc, "heavy-calc", inputs).map(|r| r.unwrap().value.as_u64().unwrap()).collect().await;
+    let mut unordered: Vec<u64> = pool
+        .map_unordered(&calc, "heavy-calc", inputs)
+        .map(|r| r.unwrap().value.as_u64().unwrap())
+        .collect()
+        .await;
     unordered.sort();
     let mut sorted = expected;
     sorted.sort();
@@ -67,7 +88,11 @@ async fn dropping_a_queued_task_cancels_it() {
     let busy = busy.await.unwrap_err();
     assert_eq!(busy.kind(), ErrorKind::Timeout);
     let after = pool.submit(&counter, "bump", ()).await.unwrap();
-    assert_eq!(after.value.as_i64(), Some(1), "the dropped task did not run");
+    assert_eq!(
+        after.value.as_i64(),
+        Some(1),
+        "the dropped task did not run"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,20 +100,28 @@ async fn shutdown_finishes_submitted_work() {
     let pool = pool(2, Duration::from_secs(30));
     let calc = pool.load(Guest::builtin("heavy_calc")).unwrap();
     // Submit and poll each task once so every one is in the queue.
-    let mut tasks: Vec<_> = (0..8u64).map(|i| Box::pin(pool.submit(&calc, "heavy-calc", i * 1_000_000))).collect();
+    let mut tasks: Vec<_> = (0..8u64)
+        .map(|i| Box::pin(pool.submit(&calc, "heavy-calc", i * 1_000_000)))
+        .collect();
     for t in &mut tasks {
         assert!(futures::poll!(t.as_mut()).is_pending());
     }
     pool.shutdown().await;
     for (i, t) in tasks.into_iter().enumerate() {
         let n = i as u64 * 1_000_000;
-        assert_eq!(t.await.unwrap().value.as_u64(), Some((0..n).map(|i| i * i % 7).sum()));
+        assert_eq!(
+            t.await.unwrap().value.as_u64(),
+            Some((0..n).map(|i| i * i % 7).sum())
+        );
     }
     // Afterwards the pool refuses work.
     assert!(pool.is_closed());
     let err = pool.submit(&calc, "heavy-calc", 1u64).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::PoolClosed);
-    assert!(matches!(pool.load(Guest::builtin("sha256")), Err(wpool::LoadError::PoolClosed)));
+    assert!(matches!(
+        pool.load(Guest::builtin("sha256")),
+        Err(wpool::LoadError::PoolClosed)
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -55,16 +55,34 @@ async fn each_failure_is_alone_and_typed() {
             (ErrorKind::Trap, "panic"),
         ]
     );
-    let detail = |f: &str| failures.iter().find(|(_, name, _)| name == f).unwrap().2.clone();
+    let detail = |f: &str| {
+        failures
+            .iter()
+            .find(|(_, name, _)| name == f)
+            .unwrap()
+            .2
+            .clone()
+    };
     assert!(detail("trap").contains("unreachable"), "{}", detail("trap"));
     assert_eq!(detail("spin"), "timed out after 500ms");
     assert_eq!(detail("grow"), "exceeded the memory limit of 64 MiB");
-    assert!(detail("recurse").contains("stack overflow"), "{}", detail("recurse"));
-    assert!(detail("panic").contains("boom at 90"), "the panic message is reported: {}", detail("panic"));
+    assert!(
+        detail("recurse").contains("stack overflow"),
+        "{}",
+        detail("recurse")
+    );
+    assert!(
+        detail("panic").contains("boom at 90"),
+        "the panic message is reported: {}",
+        detail("panic")
+    );
 
     // The pool keeps working, on every worker.
     for i in 0..10u64 {
-        assert_eq!(pool.submit(&g, "ok", i).await.unwrap().value.as_u64(), Some(i + 1));
+        assert_eq!(
+            pool.submit(&g, "ok", i).await.unwrap().value.as_u64(),
+            Some(i + 1)
+        );
     }
 }
 
@@ -74,15 +92,29 @@ async fn timeout_message_names_task_guest_and_function() {
     let g = pool.load(Guest::file(guest_path("hostile"))).unwrap();
     let err = pool.submit(&g, "spin", ()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
-    assert_eq!(err.to_string(), format!("task {} (`hostile`/`spin`) timed out after 500ms", err.task()));
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "task {} (`hostile`/`spin`) timed out after 500ms",
+            err.task()
+        )
+    );
     assert_eq!(err.worker(), Some(0));
 }
 
 #[tokio::test]
 async fn fuel_runs_out() {
-    let pool = Pool::builder().workers(1).fuel(1_000_000).cache_dir(cache_dir()).build().unwrap();
+    let pool = Pool::builder()
+        .workers(1)
+        .fuel(1_000_000)
+        .cache_dir(cache_dir())
+        .build()
+        .unwrap();
     let calc = pool.load(Guest::builtin("heavy_calc")).unwrap();
-    let err = pool.submit(&calc, "heavy-calc", 100_000_000u64).await.unwrap_err();
+    let err = pool
+        .submit(&calc, "heavy-calc", 100_000_000u64)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::OutOfFuel);
     assert_eq!(err.detail(), "ran out of fuel (budget 1000000)");
     // Each task gets a fresh budget.
@@ -105,9 +137,15 @@ async fn output_is_capped() {
     }
     // Bytes in, bytes out (a typed fast path): measured after the call.
     let echo = pool.load(Guest::file(guest_path("echo"))).unwrap();
-    let err = pool.submit(&echo, "reverse-bytes", vec![7u8; 2 << 20]).await.unwrap_err();
+    let err = pool
+        .submit(&echo, "reverse-bytes", vec![7u8; 2 << 20])
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::OutputLimit, "{err}");
-    assert_eq!(err.detail(), "returned about 2 MiB, over the output limit of 1 MiB");
+    assert_eq!(
+        err.detail(),
+        "returned about 2 MiB, over the output limit of 1 MiB"
+    );
 
     // A stdout flood succeeds, keeping only the first 4 KiB of each stream.
     let out = pool.submit(&g, "flood-stdout", 10u64 << 20).await.unwrap();
@@ -143,20 +181,47 @@ async fn grants_allow_exactly_what_they_say() {
         .env("MODE", "fast")
         .arg("hostile")
         .arg("--flag");
-    let g = pool.load(Guest::file(guest_path("hostile")).grants(grants)).unwrap();
+    let g = pool
+        .load(Guest::file(guest_path("hostile")).grants(grants))
+        .unwrap();
 
     let text = pool.submit(&g, "read-file", "/data/in.txt").await.unwrap();
     assert_eq!(text.value, Value::from("granted text"));
-    let denied = pool.submit(&g, "write-file", ("/data/new.txt", "x")).await.unwrap_err();
-    assert_eq!(denied.kind(), ErrorKind::Guest, "read-only grant refuses writes");
+    let denied = pool
+        .submit(&g, "write-file", ("/data/new.txt", "x"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        denied.kind(),
+        ErrorKind::Guest,
+        "read-only grant refuses writes"
+    );
     assert!(!dir.path().join("new.txt").exists());
-    pool.submit(&g, "write-file", ("/out/new.txt", "written")).await.unwrap();
-    assert_eq!(std::fs::read_to_string(out.path().join("new.txt")).unwrap(), "written");
-    let escape = pool.submit(&g, "read-file", "/data/../../etc/passwd").await.unwrap_err();
-    assert_eq!(escape.kind(), ErrorKind::Guest, "no escaping a grant: {escape}");
+    pool.submit(&g, "write-file", ("/out/new.txt", "written"))
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("new.txt")).unwrap(),
+        "written"
+    );
+    let escape = pool
+        .submit(&g, "read-file", "/data/../../etc/passwd")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        escape.kind(),
+        ErrorKind::Guest,
+        "no escaping a grant: {escape}"
+    );
 
-    assert_eq!(pool.submit(&g, "env-var", "MODE").await.unwrap().value, Value::from("fast"));
-    assert_eq!(pool.submit(&g, "env-var", "HOME").await.unwrap().value, Value::Null);
+    assert_eq!(
+        pool.submit(&g, "env-var", "MODE").await.unwrap().value,
+        Value::from("fast")
+    );
+    assert_eq!(
+        pool.submit(&g, "env-var", "HOME").await.unwrap().value,
+        Value::Null
+    );
     assert_eq!(
         pool.submit(&g, "args", ()).await.unwrap().value,
         Value::List(vec!["hostile".into(), "--flag".into()])
@@ -169,5 +234,8 @@ fn missing_grant_directory_fails_at_load() {
     let grants = Grants::new().dir("/no/such/dir", "/data", Access::ReadOnly);
     let err = pool.load(Guest::file(guest_path("hostile")).grants(grants));
     // The directory is opened when an instance is created; loading checks it up front.
-    assert!(err.is_err(), "a missing grant directory is refused when loading");
+    assert!(
+        err.is_err(),
+        "a missing grant directory is refused when loading"
+    );
 }

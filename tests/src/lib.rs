@@ -1,5 +1,8 @@
 //! Helpers shared by wpool's end-to-end tests: test guests and pools.
 
+pub mod cli;
+pub mod http;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -63,7 +63,8 @@ impl CompileCache {
     fn entry(&self, wasm: &[u8], component: bool) -> PathBuf {
         let digest = hex::encode(Sha256::digest(wasm));
         let kind = if component { "component" } else { "module" };
-        self.dir.join(format!("{digest}-{}-{kind}.cwasm", self.engine_key))
+        self.dir
+            .join(format!("{digest}-{}-{kind}.cwasm", self.engine_key))
     }
 
     /// Loads the compiled form of `wasm` from the cache, or compiles it with
@@ -85,7 +86,10 @@ impl CompileCache {
             Artifact::Component(c) => c.serialize(),
             Artifact::Module(m) => m.serialize(),
         };
-        match bytes.map_err(|e| e.to_string()).and_then(|b| write_entry(&path, &b).map_err(|e| e.to_string())) {
+        match bytes
+            .map_err(|e| e.to_string())
+            .and_then(|b| write_entry(&path, &b).map_err(|e| e.to_string()))
+        {
             Ok(()) => tracing::debug!(path = %path.display(), "compile cache stored"),
             Err(e) => tracing::warn!(path = %path.display(), "cannot write the compile cache: {e}"),
         }

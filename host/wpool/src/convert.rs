@@ -16,11 +16,17 @@ pub(crate) struct ConvertError {
 
 impl ConvertError {
     fn new(path: &str, message: impl Into<String>) -> Self {
-        ConvertError { path: path.to_owned(), message: message.into() }
+        ConvertError {
+            path: path.to_owned(),
+            message: message.into(),
+        }
     }
 
     fn mismatch(path: &str, ty: &Type, found: &Value) -> Self {
-        Self::new(path, format!("expected {}, found {}", describe(ty), found.kind_name()))
+        Self::new(
+            path,
+            format!("expected {}, found {}", describe(ty), found.kind_name()),
+        )
     }
 }
 
@@ -68,30 +74,37 @@ pub(crate) fn to_val(value: &Value, ty: &Type, path: &str) -> Result<Val, Conver
             .map(Val::Float64)
             .ok_or_else(|| ConvertError::mismatch(path, ty, value)),
         Type::Char => {
-            let s = value.as_str().ok_or_else(|| ConvertError::mismatch(path, ty, value))?;
+            let s = value
+                .as_str()
+                .ok_or_else(|| ConvertError::mismatch(path, ty, value))?;
             let mut chars = s.chars();
             match (chars.next(), chars.next()) {
                 (Some(c), None) => Ok(Val::Char(c)),
                 _ => Err(ConvertError::new(
                     path,
-                    format!("expected a single character, found a string of {} characters", s.chars().count()),
+                    format!(
+                        "expected a single character, found a string of {} characters",
+                        s.chars().count()
+                    ),
                 )),
             }
         }
         Type::String => match value {
             Value::String(s) => Ok(Val::String(s.clone())),
-            Value::Bytes(b) => String::from_utf8(b.clone())
-                .map(Val::String)
-                .map_err(|_| ConvertError::new(path, "expected a string, found bytes that are not UTF-8")),
+            Value::Bytes(b) => String::from_utf8(b.clone()).map(Val::String).map_err(|_| {
+                ConvertError::new(path, "expected a string, found bytes that are not UTF-8")
+            }),
             _ => Err(ConvertError::mismatch(path, ty, value)),
         },
         Type::List(list) => {
             let elem = list.ty();
             match (value, &elem) {
-                (Value::Bytes(b), Type::U8) => Ok(Val::List(b.iter().map(|&b| Val::U8(b)).collect())),
-                (Value::String(s), Type::U8) => {
-                    Ok(Val::List(s.as_bytes().iter().map(|&b| Val::U8(b)).collect()))
+                (Value::Bytes(b), Type::U8) => {
+                    Ok(Val::List(b.iter().map(|&b| Val::U8(b)).collect()))
                 }
+                (Value::String(s), Type::U8) => Ok(Val::List(
+                    s.as_bytes().iter().map(|&b| Val::U8(b)).collect(),
+                )),
                 (Value::List(items), _) => items
                     .iter()
                     .enumerate()
@@ -154,7 +167,12 @@ pub(crate) fn to_val(value: &Value, ty: &Type, path: &str) -> Result<Val, Conver
             if items.len() != tuple.types().len() {
                 return Err(ConvertError::new(
                     path,
-                    format!("expected {} with {} elements, found {}", describe(ty), tuple.types().len(), items.len()),
+                    format!(
+                        "expected {} with {} elements, found {}",
+                        describe(ty),
+                        tuple.types().len(),
+                        items.len()
+                    ),
                 ));
             }
             tuple
@@ -177,30 +195,45 @@ pub(crate) fn to_val(value: &Value, ty: &Type, path: &str) -> Result<Val, Conver
             let payload = match (c.ty, payload) {
                 (None, None | Some(Value::Null)) => None,
                 (None, Some(_)) => {
-                    return Err(ConvertError::new(path, format!("case `{case}` takes no payload")));
+                    return Err(ConvertError::new(
+                        path,
+                        format!("case `{case}` takes no payload"),
+                    ));
                 }
                 (Some(t), Some(p)) => Some(Box::new(to_val(p, &t, &format!("{path}.{case}"))?)),
                 (Some(t), None) => {
                     return Err(ConvertError::new(
                         path,
-                        format!("case `{case}` needs a payload ({}): write {{ {case} = ... }}", describe(&t)),
+                        format!(
+                            "case `{case}` needs a payload ({}): write {{ {case} = ... }}",
+                            describe(&t)
+                        ),
                     ));
                 }
             };
             Ok(Val::Variant(case.to_owned(), payload))
         }
         Type::Enum(e) => {
-            let s = value.as_str().ok_or_else(|| ConvertError::mismatch(path, ty, value))?;
+            let s = value
+                .as_str()
+                .ok_or_else(|| ConvertError::mismatch(path, ty, value))?;
             let names: Vec<&str> = e.names().collect();
             if names.contains(&s) {
                 Ok(Val::Enum(s.to_owned()))
             } else {
-                Err(ConvertError::new(path, format!("unknown case `{s}`; expected {}", list_names(&names))))
+                Err(ConvertError::new(
+                    path,
+                    format!("unknown case `{s}`; expected {}", list_names(&names)),
+                ))
             }
         }
         Type::Option(option) => match value {
             Value::Null => Ok(Val::Option(None)),
-            other => Ok(Val::Option(Some(Box::new(to_val(other, &option.ty(), path)?)))),
+            other => Ok(Val::Option(Some(Box::new(to_val(
+                other,
+                &option.ty(),
+                path,
+            )?)))),
         },
         Type::Result(result) => {
             let (case, payload) = case_of(value, path, ty)?;
@@ -217,14 +250,24 @@ pub(crate) fn to_val(value: &Value, ty: &Type, path: &str) -> Result<Val, Conver
             let payload = match (side, payload) {
                 (None, None | Some(Value::Null)) => None,
                 (None, Some(_)) => {
-                    return Err(ConvertError::new(path, format!("`{case}` takes no payload here")));
+                    return Err(ConvertError::new(
+                        path,
+                        format!("`{case}` takes no payload here"),
+                    ));
                 }
                 (Some(t), Some(p)) => Some(Box::new(to_val(p, &t, &format!("{path}.{case}"))?)),
                 (Some(t), None) => {
-                    return Err(ConvertError::new(path, format!("`{case}` needs a payload ({})", describe(&t))));
+                    return Err(ConvertError::new(
+                        path,
+                        format!("`{case}` needs a payload ({})", describe(&t)),
+                    ));
                 }
             };
-            Ok(Val::Result(if case == "ok" { Ok(payload) } else { Err(payload) }))
+            Ok(Val::Result(if case == "ok" {
+                Ok(payload)
+            } else {
+                Err(payload)
+            }))
         }
         Type::Flags(flags) => {
             let Value::List(items) = value else {
@@ -241,7 +284,12 @@ pub(crate) fn to_val(value: &Value, ty: &Type, path: &str) -> Result<Val, Conver
                             format!("unknown flag `{s}`; expected {}", list_names(&names)),
                         ));
                     }
-                    None => return Err(ConvertError::new(path, format!("expected flag names, found {}", item.kind_name()))),
+                    None => {
+                        return Err(ConvertError::new(
+                            path,
+                            format!("expected flag names, found {}", item.kind_name()),
+                        ));
+                    }
                 }
             }
             Ok(Val::Flags(out))
@@ -259,7 +307,11 @@ pub(crate) fn to_val(value: &Value, ty: &Type, path: &str) -> Result<Val, Conver
 }
 
 /// A variant-like value: `"case"` or `{ case = payload }`.
-fn case_of<'v>(value: &'v Value, path: &str, ty: &Type) -> Result<(&'v str, Option<&'v Value>), ConvertError> {
+fn case_of<'v>(
+    value: &'v Value,
+    path: &str,
+    ty: &Type,
+) -> Result<(&'v str, Option<&'v Value>), ConvertError> {
     match value {
         Value::String(s) => Ok((s, None)),
         Value::Map(fields) if fields.len() == 1 => Ok((&fields[0].0, Some(&fields[0].1))),
@@ -285,7 +337,12 @@ pub(crate) fn from_val(val: Val) -> Value {
         Val::String(s) => Value::String(s),
         Val::List(items) | Val::FixedLengthList(items) => {
             if !items.is_empty() && items.iter().all(|v| matches!(v, Val::U8(_))) {
-                Value::Bytes(items.into_iter().map(|v| if let Val::U8(b) = v { b } else { 0 }).collect())
+                Value::Bytes(
+                    items
+                        .into_iter()
+                        .map(|v| if let Val::U8(b) = v { b } else { 0 })
+                        .collect(),
+                )
             } else {
                 Value::List(items.into_iter().map(from_val).collect())
             }
@@ -296,15 +353,23 @@ pub(crate) fn from_val(val: Val) -> Value {
                 .map(|(k, v)| Value::List(vec![from_val(k), from_val(v)]))
                 .collect(),
         ),
-        Val::Record(fields) => Value::Map(fields.into_iter().map(|(k, v)| (k, from_val(v))).collect()),
+        Val::Record(fields) => {
+            Value::Map(fields.into_iter().map(|(k, v)| (k, from_val(v))).collect())
+        }
         Val::Tuple(items) => Value::List(items.into_iter().map(from_val).collect()),
         Val::Variant(case, None) => Value::String(case),
         Val::Variant(case, Some(payload)) => Value::Map(vec![(case, from_val(*payload))]),
         Val::Enum(case) => Value::String(case),
         Val::Option(None) => Value::Null,
         Val::Option(Some(v)) => from_val(*v),
-        Val::Result(Ok(v)) => Value::Map(vec![("ok".to_owned(), v.map_or(Value::Null, |v| from_val(*v)))]),
-        Val::Result(Err(v)) => Value::Map(vec![("err".to_owned(), v.map_or(Value::Null, |v| from_val(*v)))]),
+        Val::Result(Ok(v)) => Value::Map(vec![(
+            "ok".to_owned(),
+            v.map_or(Value::Null, |v| from_val(*v)),
+        )]),
+        Val::Result(Err(v)) => Value::Map(vec![(
+            "err".to_owned(),
+            v.map_or(Value::Null, |v| from_val(*v)),
+        )]),
         Val::Flags(names) => Value::List(names.into_iter().map(Value::String).collect()),
         Val::Resource(_) => Value::String("<resource>".to_owned()),
         Val::Future(_) => Value::String("<future>".to_owned()),
@@ -398,10 +463,18 @@ fn write_type(out: &mut String, ty: &Type) {
             out.push_str(" }");
         }
         Type::Enum(e) => {
-            let _ = write!(out, "enum {{ {} }}", e.names().collect::<Vec<_>>().join(", "));
+            let _ = write!(
+                out,
+                "enum {{ {} }}",
+                e.names().collect::<Vec<_>>().join(", ")
+            );
         }
         Type::Flags(f) => {
-            let _ = write!(out, "flags {{ {} }}", f.names().collect::<Vec<_>>().join(", "));
+            let _ = write!(
+                out,
+                "flags {{ {} }}",
+                f.names().collect::<Vec<_>>().join(", ")
+            );
         }
         Type::Option(o) => {
             out.push_str("option<");
@@ -455,5 +528,9 @@ fn write_type(out: &mut String, ty: &Type) {
 
 /// `` `a`, `b`, `c` `` for error messages.
 pub(crate) fn list_names(names: &[&str]) -> String {
-    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

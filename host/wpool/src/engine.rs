@@ -55,8 +55,17 @@ impl Runtime {
         let mut module_linker = wasmtime::Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut module_linker, StoreState::p1)
             .map_err(|e| BuildError::Engine(format!("cannot link WASI preview 1: {e}")))?;
-        let cache = options.cache_dir.clone().map(|dir| CompileCache::new(dir, &engine));
-        Ok(Runtime { engine, component_linker, module_linker, cache, next_guest: AtomicU64::new(0) })
+        let cache = options
+            .cache_dir
+            .clone()
+            .map(|dir| CompileCache::new(dir, &engine));
+        Ok(Runtime {
+            engine,
+            component_linker,
+            module_linker,
+            cache,
+            next_guest: AtomicU64::new(0),
+        })
     }
 
     /// Reads, compiles (or loads from the cache) and links `guest`.
@@ -71,19 +80,29 @@ impl Runtime {
                 });
             }
         }
-        let bytes: std::borrow::Cow<'_, [u8]> = match &guest.source {
-            Source::Builtin(builtin) => Guest::builtin_bytes(builtin).map(Into::into).ok_or_else(|| {
-                LoadError::UnknownBuiltin {
-                    name: builtin.clone(),
-                    choices: Guest::builtins().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
-                }
-            })?,
-            Source::File(path) => std::fs::read(path)
-                .map_err(|source| LoadError::Read { path: path.clone(), source })?
-                .into(),
-            Source::Bytes(bytes) => bytes.as_ref().into(),
+        let bytes: std::borrow::Cow<'_, [u8]> =
+            match &guest.source {
+                Source::Builtin(builtin) => Guest::builtin_bytes(builtin)
+                    .map(Into::into)
+                    .ok_or_else(|| LoadError::UnknownBuiltin {
+                        name: builtin.clone(),
+                        choices: Guest::builtins()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    })?,
+                Source::File(path) => std::fs::read(path)
+                    .map_err(|source| LoadError::Read {
+                        path: path.clone(),
+                        source,
+                    })?
+                    .into(),
+                Source::Bytes(bytes) => bytes.as_ref().into(),
+            };
+        let compile_err = |message: String| LoadError::Compile {
+            name: name.clone(),
+            message,
         };
-        let compile_err = |message: String| LoadError::Compile { name: name.clone(), message };
         let component = is_component(&bytes).map_err(compile_err)?;
         let engine = &self.engine;
         let compile = || -> wasmtime::Result<Artifact> {
@@ -99,21 +118,41 @@ impl Runtime {
         }
         .map_err(|e| compile_err(format!("{e:#}")))?;
 
-        let link_err = |e: wasmtime::Error| LoadError::Link { name: name.clone(), message: format!("{e:#}") };
+        let link_err = |e: wasmtime::Error| LoadError::Link {
+            name: name.clone(),
+            message: format!("{e:#}"),
+        };
         let (pre, functions, imports) = match artifact {
             Artifact::Component(component) => {
                 let functions = component_functions(engine, &component);
-                let imports = component.component_type().imports(engine).map(|(n, _)| n.to_owned()).collect();
-                let pre = self.component_linker.instantiate_pre(&component).map_err(link_err)?;
+                let imports = component
+                    .component_type()
+                    .imports(engine)
+                    .map(|(n, _)| n.to_owned())
+                    .collect();
+                let pre = self
+                    .component_linker
+                    .instantiate_pre(&component)
+                    .map_err(link_err)?;
                 (Pre::Component(pre), functions, imports)
             }
             Artifact::Module(module) => {
                 let functions = module
                     .exports()
-                    .filter_map(|e| e.ty().func().map(|f| Function::module(e.name().to_owned(), f)))
+                    .filter_map(|e| {
+                        e.ty()
+                            .func()
+                            .map(|f| Function::module(e.name().to_owned(), f))
+                    })
                     .collect();
-                let imports = module.imports().map(|i| format!("{}::{}", i.module(), i.name())).collect();
-                let pre = self.module_linker.instantiate_pre(&module).map_err(link_err)?;
+                let imports = module
+                    .imports()
+                    .map(|i| format!("{}::{}", i.module(), i.name()))
+                    .collect();
+                let pre = self
+                    .module_linker
+                    .instantiate_pre(&module)
+                    .map_err(link_err)?;
                 (Pre::Module(pre), functions, imports)
             }
         };
@@ -155,7 +194,10 @@ fn build_engine(options: &EngineOptions, pooling: bool) -> Result<Engine, BuildE
 
 /// Every exported function: top-level ones by name, functions of exported
 /// interfaces as `interface#function`.
-fn component_functions(engine: &Engine, component: &wasmtime::component::Component) -> Vec<Function> {
+fn component_functions(
+    engine: &Engine,
+    component: &wasmtime::component::Component,
+) -> Vec<Function> {
     let ty = component.component_type();
     let mut functions = Vec::new();
     for (name, export) in ty.exports(engine) {
@@ -166,12 +208,19 @@ fn component_functions(engine: &Engine, component: &wasmtime::component::Compone
                 }
             }
             ComponentItem::ComponentInstance(instance) => {
-                let Some((_, instance_index)) = component.get_export(None, name) else { continue };
+                let Some((_, instance_index)) = component.get_export(None, name) else {
+                    continue;
+                };
                 for (func_name, item) in instance.exports(engine) {
                     if let ComponentItem::ComponentFunc(func) = item.ty
-                        && let Some((_, index)) = component.get_export(Some(&instance_index), func_name)
+                        && let Some((_, index)) =
+                            component.get_export(Some(&instance_index), func_name)
                     {
-                        functions.push(Function::component(format!("{name}#{func_name}"), index, &func));
+                        functions.push(Function::component(
+                            format!("{name}#{func_name}"),
+                            index,
+                            &func,
+                        ));
                     }
                 }
             }
@@ -190,10 +239,14 @@ fn is_component(bytes: &[u8]) -> Result<bool, String> {
             _ => Err("unsupported WebAssembly binary version".to_owned()),
         };
     }
-    let text = std::str::from_utf8(bytes).map_err(|_| "not a WebAssembly binary (no `\\0asm` header) nor WAT text".to_owned())?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| "not a WebAssembly binary (no `\\0asm` header) nor WAT text".to_owned())?;
     let mut rest = text.trim_start();
     while let Some(comment) = rest.strip_prefix(";;") {
-        rest = comment.split_once('\n').map_or("", |(_, after)| after).trim_start();
+        rest = comment
+            .split_once('\n')
+            .map_or("", |(_, after)| after)
+            .trim_start();
     }
     match rest.strip_prefix('(').map(str::trim_start) {
         Some(r) if r.starts_with("component") => Ok(true),
@@ -212,13 +265,18 @@ impl Ticker {
     pub(crate) fn start(engine: Engine) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        let thread = std::thread::Builder::new().name("wpool-ticker".into()).spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                std::thread::park_timeout(TICK);
-                engine.increment_epoch();
-            }
-        })?;
-        Ok(Ticker { stop, thread: Some(thread) })
+        let thread = std::thread::Builder::new()
+            .name("wpool-ticker".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::park_timeout(TICK);
+                    engine.increment_epoch();
+                }
+            })?;
+        Ok(Ticker {
+            stop,
+            thread: Some(thread),
+        })
     }
 }
 

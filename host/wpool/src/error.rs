@@ -90,7 +90,9 @@ pub struct CallError {
 
 impl CallError {
     pub(crate) fn new(message: impl Into<String>) -> Self {
-        CallError { message: message.into() }
+        CallError {
+            message: message.into(),
+        }
     }
 
     /// The explanation, e.g. ``argument `n`: expected u64, found a string``.
@@ -161,8 +163,21 @@ pub struct TaskError {
 }
 
 impl TaskError {
-    pub(crate) fn new(kind: ErrorKind, task: u64, guest: Arc<str>, func: Arc<str>, detail: impl Into<String>) -> Self {
-        TaskError { kind, task, guest, func, detail: detail.into(), worker: None }
+    pub(crate) fn new(
+        kind: ErrorKind,
+        task: u64,
+        guest: Arc<str>,
+        func: Arc<str>,
+        detail: impl Into<String>,
+    ) -> Self {
+        TaskError {
+            kind,
+            task,
+            guest,
+            func,
+            detail: detail.into(),
+            worker: None,
+        }
     }
 
     pub(crate) fn on_worker(mut self, worker: usize) -> Self {
@@ -213,7 +228,11 @@ impl TaskError {
 
 impl fmt::Display for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "task {} (`{}`/`{}`) {}", self.task, self.guest, self.func, self.detail)
+        write!(
+            f,
+            "task {} (`{}`/`{}`) {}",
+            self.task, self.guest, self.func, self.detail
+        )
     }
 }
 

@@ -11,45 +11,71 @@ use crate::value::Value;
 use crate::worker::{Instance, RunInfo, Slot, TaskInfo, Worker, fmt_size};
 
 /// Runs a dynamic call and shapes its result.
-pub(crate) fn dynamic(worker: &mut Worker, task: &TaskInfo, call: PreparedCall) -> Result<Output, TaskError> {
+pub(crate) fn dynamic(
+    worker: &mut Worker,
+    task: &TaskInfo,
+    call: PreparedCall,
+) -> Result<Output, TaskError> {
     let guest = task.guest.clone();
     let func = &guest.inner.functions[call.function];
-    let (result, info) = worker.execute(task, |slot| invoke(slot, task, &func.sig, func.fast, call.args));
+    let (result, info) = worker.execute(task, |slot| {
+        invoke(slot, task, &func.sig, func.fast, call.args)
+    });
     let worker_index = info.worker;
     let value = result?;
-    let value = if func.returns_result() { unwrap_result(task, value, worker_index)? } else { value };
+    let value = if func.returns_result() {
+        unwrap_result(task, value, worker_index)?
+    } else {
+        value
+    };
     let size = value.approx_size();
     let limit = worker.limits().output;
     if size > limit {
         return Err(task
             .error(
                 ErrorKind::OutputLimit,
-                format!("returned about {}, over the output limit of {}", fmt_size(size), fmt_size(limit)),
+                format!(
+                    "returned about {}, over the output limit of {}",
+                    fmt_size(size),
+                    fmt_size(limit)
+                ),
             )
             .on_worker(worker_index));
     }
     Ok(output(task, value, info))
 }
 
-fn invoke(slot: &mut Slot, task: &TaskInfo, sig: &Signature, fast: FastPath, args: PreparedArgs) -> wasmtime::Result<Value> {
+fn invoke(
+    slot: &mut Slot,
+    task: &TaskInfo,
+    sig: &Signature,
+    fast: FastPath,
+    args: PreparedArgs,
+) -> wasmtime::Result<Value> {
     let store = &mut slot.store;
     match (&slot.instance, sig, args) {
-        (Instance::Component(instance), Signature::Component { index, .. }, PreparedArgs::Bytes(bytes)) => {
-            Ok(match fast {
-                FastPath::BytesToString => {
-                    let f = instance.get_typed_func::<(Vec<u8>,), (String,)>(&mut *store, index)?;
-                    Value::String(f.call(&mut *store, (bytes,))?.0)
-                }
-                _ => {
-                    let f = instance.get_typed_func::<(Vec<u8>,), (Vec<u8>,)>(&mut *store, index)?;
-                    Value::Bytes(f.call(&mut *store, (bytes,))?.0)
-                }
-            })
-        }
-        (Instance::Component(instance), Signature::Component { index, results, .. }, PreparedArgs::Component(args)) => {
-            let f = instance
-                .get_func(&mut *store, index)
-                .ok_or_else(|| wasmtime::format_err!("export `{}` is missing from the instance", task.func))?;
+        (
+            Instance::Component(instance),
+            Signature::Component { index, .. },
+            PreparedArgs::Bytes(bytes),
+        ) => Ok(match fast {
+            FastPath::BytesToString => {
+                let f = instance.get_typed_func::<(Vec<u8>,), (String,)>(&mut *store, index)?;
+                Value::String(f.call(&mut *store, (bytes,))?.0)
+            }
+            _ => {
+                let f = instance.get_typed_func::<(Vec<u8>,), (Vec<u8>,)>(&mut *store, index)?;
+                Value::Bytes(f.call(&mut *store, (bytes,))?.0)
+            }
+        }),
+        (
+            Instance::Component(instance),
+            Signature::Component { index, results, .. },
+            PreparedArgs::Component(args),
+        ) => {
+            let f = instance.get_func(&mut *store, index).ok_or_else(|| {
+                wasmtime::format_err!("export `{}` is missing from the instance", task.func)
+            })?;
             let mut out = vec![Val::Bool(false); results.len()];
             f.call(&mut *store, &args, &mut out)?;
             Ok(match out.len() {
@@ -58,11 +84,18 @@ fn invoke(slot: &mut Slot, task: &TaskInfo, sig: &Signature, fast: FastPath, arg
                 _ => Value::List(out.into_iter().map(from_val).collect()),
             })
         }
-        (Instance::Module(instance), Signature::Module { results, .. }, PreparedArgs::Module(args)) => {
-            let f = instance
-                .get_func(&mut *store, &task.func)
-                .ok_or_else(|| wasmtime::format_err!("export `{}` is missing from the instance", task.func))?;
-            let mut out: Vec<wasmtime::Val> = results.iter().map(|t| wasmtime::Val::default_for_ty(t).unwrap_or(wasmtime::Val::I32(0))).collect();
+        (
+            Instance::Module(instance),
+            Signature::Module { results, .. },
+            PreparedArgs::Module(args),
+        ) => {
+            let f = instance.get_func(&mut *store, &task.func).ok_or_else(|| {
+                wasmtime::format_err!("export `{}` is missing from the instance", task.func)
+            })?;
+            let mut out: Vec<wasmtime::Val> = results
+                .iter()
+                .map(|t| wasmtime::Val::default_for_ty(t).unwrap_or(wasmtime::Val::I32(0)))
+                .collect();
             f.call(&mut *store, &args, &mut out)?;
             Ok(match out.len() {
                 0 => Value::Null,
@@ -70,7 +103,9 @@ fn invoke(slot: &mut Slot, task: &TaskInfo, sig: &Signature, fast: FastPath, arg
                 _ => Value::List(out.iter().map(module_value).collect()),
             })
         }
-        _ => Err(wasmtime::format_err!("internal error: call prepared for another kind of guest")),
+        _ => Err(wasmtime::format_err!(
+            "internal error: call prepared for another kind of guest"
+        )),
     }
 }
 
@@ -84,7 +119,9 @@ fn unwrap_result(task: &TaskInfo, value: Value, worker: usize) -> Result<Value, 
                     Value::String(s) => s.clone(),
                     other => other.to_json(),
                 };
-                Err(task.error(ErrorKind::Guest, format!("returned an error: {shown}")).on_worker(worker))
+                Err(task
+                    .error(ErrorKind::Guest, format!("returned an error: {shown}"))
+                    .on_worker(worker))
             } else {
                 Ok(payload)
             }
@@ -109,7 +146,11 @@ fn output(task: &TaskInfo, value: Value, info: RunInfo) -> Output {
 pub(crate) fn typed_index(task: &TaskInfo) -> Result<ComponentExportIndex, TaskError> {
     let guest = &task.guest;
     let Some(function) = guest.function(&task.func) else {
-        let err = guest.prepare(&task.func, Vec::new()).err().map(|e| e.message).unwrap_or_default();
+        let err = guest
+            .prepare(&task.func, Vec::new())
+            .err()
+            .map(|e| e.message)
+            .unwrap_or_default();
         return Err(task.error(ErrorKind::InvalidCall, err));
     };
     match &function.sig {
@@ -122,7 +163,12 @@ pub(crate) fn typed_index(task: &TaskInfo) -> Result<ComponentExportIndex, TaskE
 }
 
 /// Runs a typed call.
-pub(crate) fn typed<P, R>(worker: &mut Worker, task: &TaskInfo, index: ComponentExportIndex, params: P) -> Result<R, TaskError>
+pub(crate) fn typed<P, R>(
+    worker: &mut Worker,
+    task: &TaskInfo,
+    index: ComponentExportIndex,
+    params: P,
+) -> Result<R, TaskError>
 where
     P: ComponentNamedList + Lower + Send + Sync + 'static,
     R: Send + Sync + 'static,
@@ -145,7 +191,13 @@ where
     match (result, mismatch) {
         (Err(_), Some(message)) => Err(task.error(
             ErrorKind::InvalidCall,
-            format!("typed call does not match `{}`: {message}", task.guest.function(&task.func).map(|f| f.signature()).unwrap_or_default()),
+            format!(
+                "typed call does not match `{}`: {message}",
+                task.guest
+                    .function(&task.func)
+                    .map(|f| f.signature())
+                    .unwrap_or_default()
+            ),
         )),
         (result, _) => result,
     }

@@ -47,8 +47,17 @@ impl Grants {
     }
 
     /// Grants `host` as `guest` with `access`.
-    pub fn dir(mut self, host: impl Into<PathBuf>, guest: impl Into<String>, access: Access) -> Self {
-        self.dirs.push(DirGrant { host_path: host.into(), guest_path: guest.into(), access });
+    pub fn dir(
+        mut self,
+        host: impl Into<PathBuf>,
+        guest: impl Into<String>,
+        access: Access,
+    ) -> Self {
+        self.dirs.push(DirGrant {
+            host_path: host.into(),
+            guest_path: guest.into(),
+            access,
+        });
         self
     }
 

@@ -16,8 +16,14 @@ use crate::value::Value;
 
 /// The built-in guests, compiled from `guest/` by the build script.
 const BUILTINS: &[(&str, &[u8])] = &[
-    ("heavy_calc", include_bytes!(concat!(env!("OUT_DIR"), "/heavy_calc.wasm"))),
-    ("sha256", include_bytes!(concat!(env!("OUT_DIR"), "/sha256.wasm"))),
+    (
+        "heavy_calc",
+        include_bytes!(concat!(env!("OUT_DIR"), "/heavy_calc.wasm")),
+    ),
+    (
+        "sha256",
+        include_bytes!(concat!(env!("OUT_DIR"), "/sha256.wasm")),
+    ),
 ];
 
 /// Where a guest's code comes from, and what it is granted.
@@ -58,11 +64,18 @@ impl Guest {
 
     /// A component or module from memory: binary, or WAT text.
     pub fn bytes(name: impl Into<String>, bytes: impl AsRef<[u8]>) -> Self {
-        Guest { name: Some(name.into()), ..Self::from_source(Source::Bytes(bytes.as_ref().into())) }
+        Guest {
+            name: Some(name.into()),
+            ..Self::from_source(Source::Bytes(bytes.as_ref().into()))
+        }
     }
 
     fn from_source(source: Source) -> Self {
-        Guest { source, name: None, grants: Grants::default() }
+        Guest {
+            source,
+            name: None,
+            grants: Grants::default(),
+        }
     }
 
     /// Names the guest (used in messages and records).
@@ -154,8 +167,15 @@ pub struct Function {
 
 #[derive(Clone)]
 pub(crate) enum Signature {
-    Component { index: ComponentExportIndex, params: Vec<(String, Type)>, results: Vec<Type> },
-    Module { params: Vec<wasmtime::ValType>, results: Vec<wasmtime::ValType> },
+    Component {
+        index: ComponentExportIndex,
+        params: Vec<(String, Type)>,
+        results: Vec<Type>,
+    },
+    Module {
+        params: Vec<wasmtime::ValType>,
+        results: Vec<wasmtime::ValType>,
+    },
 }
 
 /// Signatures called through a typed function instead of `Val`s: a
@@ -180,7 +200,11 @@ pub(crate) enum PreparedArgs {
 }
 
 impl Function {
-    pub(crate) fn component(name: String, index: ComponentExportIndex, func: &wasmtime::component::types::ComponentFunc) -> Self {
+    pub(crate) fn component(
+        name: String,
+        index: ComponentExportIndex,
+        func: &wasmtime::component::types::ComponentFunc,
+    ) -> Self {
         let params: Vec<(String, Type)> = func.params().map(|(n, t)| (n.to_owned(), t)).collect();
         let results: Vec<Type> = func.results().collect();
         let is_bytes = |t: &Type| matches!(t, Type::List(l) if matches!(l.ty(), Type::U8));
@@ -189,13 +213,24 @@ impl Function {
             ([(_, p)], [Type::String]) if is_bytes(p) => FastPath::BytesToString,
             _ => FastPath::None,
         };
-        Function { name: name.into(), sig: Signature::Component { index, params, results }, fast }
+        Function {
+            name: name.into(),
+            sig: Signature::Component {
+                index,
+                params,
+                results,
+            },
+            fast,
+        }
     }
 
     pub(crate) fn module(name: String, ty: &wasmtime::FuncType) -> Self {
         Function {
             name: name.into(),
-            sig: Signature::Module { params: ty.params().collect(), results: ty.results().collect() },
+            sig: Signature::Module {
+                params: ty.params().collect(),
+                results: ty.results().collect(),
+            },
             fast: FastPath::None,
         }
     }
@@ -210,19 +245,30 @@ impl Function {
     pub fn param_names(&self) -> Vec<String> {
         match &self.sig {
             Signature::Component { params, .. } => params.iter().map(|(n, _)| n.clone()).collect(),
-            Signature::Module { params, .. } => (0..params.len()).map(|i| format!("p{i}")).collect(),
+            Signature::Module { params, .. } => {
+                (0..params.len()).map(|i| format!("p{i}")).collect()
+            }
         }
     }
 
     /// The WIT-style signature, e.g. `func(data: list<u8>) -> string`.
     pub fn signature(&self) -> String {
         let (params, results): (Vec<String>, Vec<String>) = match &self.sig {
-            Signature::Component { params, results, .. } => (
-                params.iter().map(|(n, t)| format!("{n}: {}", describe(t))).collect(),
+            Signature::Component {
+                params, results, ..
+            } => (
+                params
+                    .iter()
+                    .map(|(n, t)| format!("{n}: {}", describe(t)))
+                    .collect(),
                 results.iter().map(describe).collect(),
             ),
             Signature::Module { params, results } => (
-                params.iter().enumerate().map(|(i, t)| format!("p{i}: {t}")).collect(),
+                params
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| format!("p{i}: {t}"))
+                    .collect(),
                 results.iter().map(|t| t.to_string()).collect(),
             ),
         };
@@ -281,9 +327,14 @@ impl Function {
                 .iter()
                 .zip(&args)
                 .enumerate()
-                .map(|(i, (ty, value))| module_val(value, ty).ok_or_else(|| {
-                    CallError::new(format!("argument `p{i}`: expected {ty}, found {}", value.kind_name()))
-                }))
+                .map(|(i, (ty, value))| {
+                    module_val(value, ty).ok_or_else(|| {
+                        CallError::new(format!(
+                            "argument `p{i}`: expected {ty}, found {}",
+                            value.kind_name()
+                        ))
+                    })
+                })
                 .collect::<Result<_, _>>()
                 .map(PreparedArgs::Module),
         }
@@ -322,7 +373,10 @@ pub(crate) fn module_value(val: &wasmtime::Val) -> Value {
 
 impl fmt::Debug for Function {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Function").field("name", &self.name).field("signature", &self.signature()).finish()
+        f.debug_struct("Function")
+            .field("name", &self.name)
+            .field("signature", &self.signature())
+            .finish()
     }
 }
 
@@ -378,11 +432,18 @@ impl LoadedGuest {
             return Err(CallError::new(format!(
                 "guest `{}` has no function `{func}`; it exports {}",
                 self.inner.name,
-                if names.is_empty() { "no functions".to_owned() } else { convert::list_names(&names) }
+                if names.is_empty() {
+                    "no functions".to_owned()
+                } else {
+                    convert::list_names(&names)
+                }
             )));
         };
         let args = self.inner.functions[index].prepare(args)?;
-        Ok(PreparedCall { function: index, args })
+        Ok(PreparedCall {
+            function: index,
+            args,
+        })
     }
 }
 

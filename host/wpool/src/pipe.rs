@@ -24,7 +24,10 @@ pub(crate) struct CappedPipe {
 
 impl CappedPipe {
     pub(crate) fn new(cap: usize) -> Self {
-        CappedPipe { cap, buffer: Arc::default() }
+        CappedPipe {
+            cap,
+            buffer: Arc::default(),
+        }
     }
 
     /// Takes what was written since the last call, and how many bytes were dropped.

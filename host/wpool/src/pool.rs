@@ -179,13 +179,19 @@ impl PoolBuilder {
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
         if workers == 0 {
-            return Err(BuildError::InvalidSetting("workers must be at least 1".into()));
+            return Err(BuildError::InvalidSetting(
+                "workers must be at least 1".into(),
+            ));
         }
         if self.memory < 64 << 10 {
-            return Err(BuildError::InvalidSetting("memory limit must be at least 64 KiB".into()));
+            return Err(BuildError::InvalidSetting(
+                "memory limit must be at least 64 KiB".into(),
+            ));
         }
         if self.timeout.is_some_and(|t| t.is_zero()) {
-            return Err(BuildError::InvalidSetting("timeout must be more than zero".into()));
+            return Err(BuildError::InvalidSetting(
+                "timeout must be more than zero".into(),
+            ));
         }
         let cache_dir = match self.cache {
             CacheSetting::Default => CompileCache::default_dir(),
@@ -199,9 +205,12 @@ impl PoolBuilder {
             instances: self.max_instances,
             cache_dir,
         })?;
-        let ticker = Arc::new(
-            Ticker::start(runtime.engine.clone()).map_err(|source| BuildError::Spawn { index: workers, source })?,
-        );
+        let ticker = Arc::new(Ticker::start(runtime.engine.clone()).map_err(|source| {
+            BuildError::Spawn {
+                index: workers,
+                source,
+            }
+        })?);
         let limits = Arc::new(Limits {
             timeout: self.timeout,
             memory: self.memory,
@@ -243,6 +252,27 @@ impl PoolBuilder {
                 in_flight: self.in_flight.unwrap_or(8 * workers).max(1),
             }),
         })
+    }
+}
+
+/// Options for one task ([`Pool::submit_with`]).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct TaskOptions {
+    /// Wall-clock limit for this task, instead of the pool's.
+    pub timeout: Option<Duration>,
+}
+
+impl TaskOptions {
+    /// The pool's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets this task's wall-clock limit.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 }
 
@@ -289,10 +319,17 @@ impl Pool {
         if self.inner.queue.is_closed() {
             return Err(LoadError::PoolClosed);
         }
-        self.inner.runtime.load(&guest, self.inner.id).map_err(|e| match e {
-            LoadError::Grant { host, message, .. } => LoadError::Grant { name: guest.name(), host, message },
-            other => other,
-        })
+        self.inner
+            .runtime
+            .load(&guest, self.inner.id)
+            .map_err(|e| match e {
+                LoadError::Grant { host, message, .. } => LoadError::Grant {
+                    name: guest.name(),
+                    host,
+                    message,
+                },
+                other => other,
+            })
     }
 
     fn task_info(&self, guest: &LoadedGuest, func: &str) -> TaskInfo {
@@ -300,6 +337,7 @@ impl Pool {
             id: self.inner.next_task.fetch_add(1, Ordering::Relaxed),
             guest: guest.clone(),
             func: func.into(),
+            timeout: None,
         }
     }
 
@@ -326,14 +364,29 @@ impl Pool {
         func: &str,
         args: A,
     ) -> impl Future<Output = Result<Output, TaskError>> + Send + 'static + use<A> {
-        let task = self.task_info(guest, func);
-        let prepared = self
-            .check_guest(&task)
-            .and_then(|()| guest.prepare(func, args.into_args()).map_err(|e| task.error(ErrorKind::InvalidCall, e.message)));
+        self.submit_with(guest, func, args, TaskOptions::default())
+    }
+
+    /// [`Pool::submit`] with per-task options (e.g. its own timeout).
+    pub fn submit_with<A: IntoArgs>(
+        &self,
+        guest: &LoadedGuest,
+        func: &str,
+        args: A,
+        options: TaskOptions,
+    ) -> impl Future<Output = Result<Output, TaskError>> + Send + 'static + use<A> {
+        let mut task = self.task_info(guest, func);
+        task.timeout = options.timeout;
+        let prepared = self.check_guest(&task).and_then(|()| {
+            guest
+                .prepare(func, args.into_args())
+                .map_err(|e| task.error(ErrorKind::InvalidCall, e.message))
+        });
         let pool = self.clone();
         async move {
             let call = prepared?;
-            pool.run(task, move |worker, task| exec::dynamic(worker, task, call)).await
+            pool.run(task, move |worker, task| exec::dynamic(worker, task, call))
+                .await
         }
     }
 
@@ -355,12 +408,16 @@ impl Pool {
         (R,): ComponentNamedList + Lift + Send + Sync + 'static,
     {
         let task = self.task_info(guest, func);
-        let checked = self.check_guest(&task).and_then(|()| exec::typed_index(&task));
+        let checked = self
+            .check_guest(&task)
+            .and_then(|()| exec::typed_index(&task));
         let pool = self.clone();
         async move {
             let index = checked?;
             let output = pool
-                .run(task, move |worker, task| exec::typed::<P, R>(worker, task, index, params))
+                .run(task, move |worker, task| {
+                    exec::typed::<P, R>(worker, task, index, params)
+                })
                 .await?;
             Ok(output)
         }
@@ -385,7 +442,10 @@ impl Pool {
         }
         match rx.await {
             Ok(result) => result,
-            Err(_) => Err(task.error(ErrorKind::Trap, "was lost: wpool panicked while running it (a bug; please report it)")),
+            Err(_) => Err(task.error(
+                ErrorKind::Trap,
+                "was lost: wpool panicked while running it (a bug; please report it)",
+            )),
         }
     }
 
@@ -439,17 +499,20 @@ impl Pool {
     /// with [`ErrorKind::PoolClosed`].
     pub async fn shutdown(&self) {
         self.inner.queue.close();
-        let threads = std::mem::take(&mut *self.inner.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        let threads =
+            std::mem::take(&mut *self.inner.threads.lock().unwrap_or_else(|e| e.into_inner()));
         if threads.is_empty() {
             return;
         }
         let (tx, rx) = oneshot::channel();
-        let joiner = std::thread::Builder::new().name("wpool-shutdown".into()).spawn(move || {
-            for thread in threads {
-                let _ = thread.join();
-            }
-            let _ = tx.send(());
-        });
+        let joiner = std::thread::Builder::new()
+            .name("wpool-shutdown".into())
+            .spawn(move || {
+                for thread in threads {
+                    let _ = thread.join();
+                }
+                let _ = tx.send(());
+            });
         if joiner.is_ok() {
             let _ = rx.await;
         }
@@ -471,6 +534,8 @@ impl Pool {
 
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pool").field("workers", &self.inner.workers).finish_non_exhaustive()
+        f.debug_struct("Pool")
+            .field("workers", &self.inner.workers)
+            .finish_non_exhaustive()
     }
 }

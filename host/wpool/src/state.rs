@@ -83,7 +83,10 @@ impl StoreState {
                 })?;
         }
         let wasi = if component {
-            Wasi::P2 { ctx: builder.build(), table: ResourceTable::new() }
+            Wasi::P2 {
+                ctx: builder.build(),
+                table: ResourceTable::new(),
+            }
         } else {
             Wasi::P1(builder.build_p1())
         };
@@ -111,7 +114,9 @@ impl StoreState {
     pub(crate) fn p1(&mut self) -> &mut WasiP1Ctx {
         match &mut self.wasi {
             Wasi::P1(ctx) => ctx,
-            Wasi::P2 { .. } => unreachable!("core-module stores are built with a preview 1 context"),
+            Wasi::P2 { .. } => {
+                unreachable!("core-module stores are built with a preview 1 context")
+            }
         }
     }
 }

@@ -279,7 +279,25 @@ macro_rules! into_args_single {
         }
     )*};
 }
-into_args_single!(Value, bool, u8, u16, u32, u64, i8, i16, i32, i64, f32, f64, char, &str, String, Vec<u8>, &[u8]);
+into_args_single!(
+    Value,
+    bool,
+    u8,
+    u16,
+    u32,
+    u64,
+    i8,
+    i16,
+    i32,
+    i64,
+    f32,
+    f64,
+    char,
+    &str,
+    String,
+    Vec<u8>,
+    &[u8]
+);
 
 macro_rules! into_args_tuple {
     ($($name:ident),+) => {
@@ -352,7 +370,11 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Bool(v))
     }
     fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(if v >= 0 { Value::UInt(v as u64) } else { Value::Int(v) })
+        Ok(if v >= 0 {
+            Value::UInt(v as u64)
+        } else {
+            Value::Int(v)
+        })
     }
     fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
         Ok(Value::UInt(v))
@@ -411,7 +433,10 @@ mod tests {
 
     #[test]
     fn bytes_serialize_as_hex() {
-        assert_eq!(Value::Bytes(vec![0xba, 0x78, 0x01]).to_json(), r#""ba7801""#);
+        assert_eq!(
+            Value::Bytes(vec![0xba, 0x78, 0x01]).to_json(),
+            r#""ba7801""#
+        );
     }
 
     #[test]
@@ -424,7 +449,10 @@ mod tests {
     #[test]
     fn into_args_shapes() {
         assert_eq!(5u64.into_args(), vec![Value::UInt(5)]);
-        assert_eq!(("a", 1i32).into_args(), vec![Value::from("a"), Value::Int(1)]);
+        assert_eq!(
+            ("a", 1i32).into_args(),
+            vec![Value::from("a"), Value::Int(1)]
+        );
         assert!(().into_args().is_empty());
     }
 }

@@ -46,11 +46,19 @@ pub(crate) struct TaskInfo {
     pub(crate) id: u64,
     pub(crate) guest: LoadedGuest,
     pub(crate) func: Arc<str>,
+    /// Overrides the pool's timeout.
+    pub(crate) timeout: Option<Duration>,
 }
 
 impl TaskInfo {
     pub(crate) fn error(&self, kind: ErrorKind, detail: impl Into<String>) -> TaskError {
-        TaskError::new(kind, self.id, self.guest.inner.name.clone(), self.func.clone(), detail)
+        TaskError::new(
+            kind,
+            self.id,
+            self.guest.inner.name.clone(),
+            self.func.clone(),
+            detail,
+        )
     }
 }
 
@@ -83,7 +91,15 @@ impl Worker {
         abort: Arc<AtomicBool>,
         ticker: Arc<Ticker>,
     ) -> Self {
-        Worker { index, engine, limits, mode, abort, slots: HashMap::new(), _ticker: ticker }
+        Worker {
+            index,
+            engine,
+            limits,
+            mode,
+            abort,
+            slots: HashMap::new(),
+            _ticker: ticker,
+        }
     }
 
     /// The worker thread's loop: runs jobs until the queue is closed and empty.
@@ -93,7 +109,10 @@ impl Worker {
             if outcome.is_err() {
                 // A host-side bug: the job's reply channel is gone (its caller
                 // sees the task fail); start over with clean instances.
-                tracing::error!(worker = self.index, "a task panicked inside wpool; dropping this worker's instances");
+                tracing::error!(
+                    worker = self.index,
+                    "a task panicked inside wpool; dropping this worker's instances"
+                );
                 self.slots.clear();
             }
         }
@@ -117,9 +136,16 @@ impl Worker {
         call: impl FnOnce(&mut Slot) -> wasmtime::Result<R>,
     ) -> (Result<R, TaskError>, RunInfo) {
         let started = Instant::now();
-        let mut info = RunInfo { worker: self.index, started: Some(started), ..RunInfo::default() };
+        let mut info = RunInfo {
+            worker: self.index,
+            started: Some(started),
+            ..RunInfo::default()
+        };
         if self.aborted() {
-            return (Err(task.error(ErrorKind::Cancelled, "cancelled: the pool was aborted")), info);
+            return (
+                Err(task.error(ErrorKind::Cancelled, "cancelled: the pool was aborted")),
+                info,
+            );
         }
         let guest = &task.guest;
         let mut slot = match self.slots.remove(&guest.inner.id) {
@@ -136,12 +162,16 @@ impl Worker {
         let limits = &self.limits;
         let state = slot.store.data_mut();
         state.limiter.hit = false;
-        state.deadline = limits.timeout.map(|t| started + t);
+        let timeout = task.timeout.or(limits.timeout);
+        state.deadline = timeout.map(|t| started + t);
         slot.store.set_epoch_deadline(1);
         if let Some(fuel) = limits.fuel
             && let Err(e) = slot.store.set_fuel(fuel)
         {
-            return (Err(task.error(ErrorKind::Trap, format!("cannot set fuel: {e}"))), info);
+            return (
+                Err(task.error(ErrorKind::Trap, format!("cannot set fuel: {e}"))),
+                info,
+            );
         }
 
         let result = call(&mut slot);
@@ -159,7 +189,13 @@ impl Worker {
                 (Ok(value), info)
             }
             Err(e) => {
-                let (kind, detail) = classify(&e, slot.store.data().limiter.hit, limits, &info.stderr);
+                let (kind, detail) = classify(
+                    &e,
+                    slot.store.data().limiter.hit,
+                    limits,
+                    timeout,
+                    &info.stderr,
+                );
                 (Err(task.error(kind, detail).on_worker(self.index)), info)
             }
         }
@@ -179,7 +215,11 @@ impl Worker {
         store.limiter(|s| &mut s.limiter);
         // Bounds what lifting a result may allocate on the host: a dynamic
         // `Val` costs up to this many bytes per element.
-        store.set_hostcall_fuel(self.limits.output.saturating_mul(std::mem::size_of::<wasmtime::component::Val>()));
+        store.set_hostcall_fuel(
+            self.limits
+                .output
+                .saturating_mul(std::mem::size_of::<wasmtime::component::Val>()),
+        );
         store.epoch_deadline_callback(|ctx| match ctx.data().check_interrupt() {
             Some(interrupt) => Err(interrupt.into()),
             None => Ok(UpdateDeadline::Continue(1)),
@@ -197,8 +237,17 @@ impl Worker {
             Ok(instance) => Ok(Slot { store, instance }),
             Err(e) => {
                 let stderr = store.data().stderr.take().0;
-                let (kind, detail) = classify(&e, store.data().limiter.hit, &self.limits, &stderr);
-                Err(SlotError(kind, format!("could not be instantiated: {detail}")))
+                let (kind, detail) = classify(
+                    &e,
+                    store.data().limiter.hit,
+                    &self.limits,
+                    self.limits.timeout,
+                    &stderr,
+                );
+                Err(SlotError(
+                    kind,
+                    format!("could not be instantiated: {detail}"),
+                ))
             }
         }
     }
@@ -213,44 +262,79 @@ impl SlotError {
 }
 
 /// Turns a failed call into an error kind and a message a user understands.
-fn classify(e: &wasmtime::Error, memory_hit: bool, limits: &Limits, stderr: &[u8]) -> (ErrorKind, String) {
+fn classify(
+    e: &wasmtime::Error,
+    memory_hit: bool,
+    limits: &Limits,
+    timeout: Option<Duration>,
+    stderr: &[u8],
+) -> (ErrorKind, String) {
     if let Some(interrupt) = e.downcast_ref::<Interrupt>() {
         return match interrupt {
             Interrupt::Timeout => (
                 ErrorKind::Timeout,
-                format!("timed out after {}", fmt_duration(limits.timeout.unwrap_or_default())),
+                format!(
+                    "timed out after {}",
+                    fmt_duration(timeout.unwrap_or_default())
+                ),
             ),
-            Interrupt::Aborted => (ErrorKind::Cancelled, "interrupted: the pool was aborted".to_owned()),
+            Interrupt::Aborted => (
+                ErrorKind::Cancelled,
+                "interrupted: the pool was aborted".to_owned(),
+            ),
         };
     }
     let memory = || {
-        (ErrorKind::MemoryLimit, format!("exceeded the memory limit of {}", fmt_size(limits.memory)))
+        (
+            ErrorKind::MemoryLimit,
+            format!("exceeded the memory limit of {}", fmt_size(limits.memory)),
+        )
     };
     if let Some(trap) = e.downcast_ref::<Trap>() {
         return match trap {
             Trap::OutOfFuel => (
                 ErrorKind::OutOfFuel,
-                format!("ran out of fuel (budget {})", limits.fuel.unwrap_or_default()),
+                format!(
+                    "ran out of fuel (budget {})",
+                    limits.fuel.unwrap_or_default()
+                ),
             ),
             Trap::Interrupt => (ErrorKind::Timeout, "interrupted".to_owned()),
-            Trap::StackOverflow => (ErrorKind::Trap, with_stderr("trapped: stack overflow".to_owned(), stderr)),
+            Trap::StackOverflow => (
+                ErrorKind::Trap,
+                with_stderr("trapped: stack overflow".to_owned(), stderr),
+            ),
             _ if memory_hit => memory(),
-            other => (ErrorKind::Trap, with_stderr(format!("trapped: {other}"), stderr)),
+            other => (
+                ErrorKind::Trap,
+                with_stderr(format!("trapped: {other}"), stderr),
+            ),
         };
     }
-    if e.to_string().contains("fuel allocated for hostcalls has been exhausted") {
+    if e.to_string()
+        .contains("fuel allocated for hostcalls has been exhausted")
+    {
         return (
             ErrorKind::OutputLimit,
-            format!("returned more than the output limit of {}", fmt_size(limits.output)),
+            format!(
+                "returned more than the output limit of {}",
+                fmt_size(limits.output)
+            ),
         );
     }
     if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
-        return (ErrorKind::Trap, with_stderr(format!("exited with status {}", exit.0), stderr));
+        return (
+            ErrorKind::Trap,
+            with_stderr(format!("exited with status {}", exit.0), stderr),
+        );
     }
     if memory_hit {
         return memory();
     }
-    (ErrorKind::Trap, with_stderr(format!("failed: {}", e.root_cause()), stderr))
+    (
+        ErrorKind::Trap,
+        with_stderr(format!("failed: {}", e.root_cause()), stderr),
+    )
 }
 
 /// Appends the end of the guest's stderr (a Rust panic message lands there).

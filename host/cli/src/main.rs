@@ -1,0 +1,85 @@
+//! `wpool`: run WebAssembly jobs across every core, each worker isolated in
+//! its own Wasmtime store.
+
+mod commands;
+mod fetch;
+mod interrupt;
+mod plan;
+mod record;
+mod sink;
+
+use std::process::ExitCode;
+
+use wpool_cli::job;
+
+use clap::{Parser, Subcommand};
+
+const EXAMPLES: &str = "\
+Examples:
+  wpool run examples/heavy_calc.toml              run a job, table on a terminal, JSON lines otherwise
+  wpool run job.toml --format jsonl -o out.jsonl  write one JSON record per task to a file
+  wpool inspect sha256                            show a guest's kind, imports and exports
+  wpool inspect path/to/guest.wasm
+  wpool guests                                    list the built-in guests
+
+Exit status: 0 when every task succeeded, 1 when any task failed,
+2 for usage or job-file errors (nothing ran).";
+
+/// Run WebAssembly jobs across every core, each worker isolated in its own
+/// Wasmtime store.
+#[derive(Debug, Parser)]
+#[command(name = "wpool", version, after_help = EXAMPLES)]
+struct Cli {
+    /// Log more (-v: info, -vv: debug, -vvv: trace); `RUST_LOG` overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a job file: guests, tasks, data sources and limits.
+    Run(commands::run::RunArgs),
+    /// Show a guest's kind, imports and exported functions with their WIT signatures.
+    Inspect(commands::inspect::InspectArgs),
+    /// List the built-in guests and their functions.
+    Guests(commands::guests::GuestsArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        Command::Run(args) => args.execute(),
+        Command::Inspect(args) => args.execute(),
+        Command::Guests(args) => args.execute(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,66 @@
+use crate::{repo, wpool, write};
+use wpool_tests::http::TestServer;
+
+#[test]
+fn heavy_calc_example_gives_the_seed_results() {
+    let run = wpool()
+        .current_dir(repo())
+        .args(["run", "examples/heavy_calc.toml", "--format", "jsonl"])
+        .run()
+        .success()
+        .stderr_contains("4 tasks: 4 ok, 0 failed");
+    let records = run.json_lines();
+    let values: Vec<u64> = records
+        .iter()
+        .map(|r| r["value"].as_u64().unwrap())
+        .collect();
+    assert_eq!(values, [99_999_998, 119_999_999, 140_000_000, 159_999_999]);
+    for (i, r) in records.iter().enumerate() {
+        assert_eq!(r["task"], i);
+        assert_eq!(r["guest"], "heavy_calc");
+        assert_eq!(r["call"], "heavy-calc");
+        assert_eq!(r["ok"], true);
+        assert!(r["ms"].as_f64().unwrap() > 0.0);
+        assert!(r["worker"].as_u64().is_some());
+    }
+    assert_eq!(records[0]["input"], "50000000");
+}
+
+#[test]
+fn fetch_hash_example_hashes_every_page() {
+    // Serve examples/data as the README does, on a free port, and point a
+    // copy of the example at it.
+    let server = TestServer::start();
+    let data = repo().join("examples/data");
+    let mut expected = Vec::new();
+    for name in ["a.json", "b.json", "c.json"] {
+        let body = std::fs::read(data.join(name)).unwrap();
+        expected.push(hex(&body));
+        server.add(&format!("/{name}"), body);
+    }
+    let text = std::fs::read_to_string(repo().join("examples/fetch_hash.toml"))
+        .unwrap()
+        .replace("http://127.0.0.1:8000", &server.url(""));
+    let dir = tempfile::tempdir().unwrap();
+    let job = write(dir.path(), "fetch_hash.toml", &text);
+    let run = wpool()
+        .args(["run", "--format", "jsonl"])
+        .arg(&job)
+        .run()
+        .success();
+    let records = run.json_lines();
+    let got: Vec<&str> = records
+        .iter()
+        .map(|r| r["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, expected);
+    assert_eq!(records[1]["input"], server.url("/b.json"));
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -1,0 +1,32 @@
+//! End-to-end tests of the `wpool` binary: real guests, real job files, a
+//! real HTTP server on loopback.
+
+mod examples; // the shipped examples run and give the seed's results
+mod fetch; // HTTP sources: errors, timeouts, retries, caps, and fetch/compute overlap
+mod inspect; // `wpool inspect`, `wpool guests`, and the compile cache across processes
+mod interrupt; // SIGINT/SIGTERM: stop dispatching, grace period, exit 130; a second signal stops at once
+mod job_errors; // malformed job files: exit 2 with file:line:col, nothing runs
+mod records; // result records: formats, order, output file, exit status on failures
+
+use std::path::{Path, PathBuf};
+
+use wpool_tests::cli::Cmd;
+
+/// The `wpool` binary, with the tests' shared compile cache and no colour.
+pub(crate) fn wpool() -> Cmd {
+    Cmd::new(env!("CARGO_BIN_EXE_wpool"))
+        .env("WPOOL_CACHE_DIR", wpool_tests::cache_dir())
+        .env("NO_COLOR", "1")
+}
+
+/// The repository's root.
+pub(crate) fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Writes `text` to `name` in `dir` and returns the path.
+pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
