@@ -9,7 +9,10 @@ fn main() {
     let guest_dir = Path::new(&manifest).join("../../guest");
     let out_dir = env::var("OUT_DIR").expect("OUT_DIR");
     let packages = ["heavy_calc", "sha256"];
-    for (package, wasm) in packages.iter().zip(wpool_guest_build::build(&guest_dir, &packages)) {
+    for (package, wasm) in packages
+        .iter()
+        .zip(wpool_guest_build::build(&guest_dir, &packages))
+    {
         fs::copy(&wasm, Path::new(&out_dir).join(format!("{package}.wasm")))
             .unwrap_or_else(|e| panic!("cannot copy `{}`: {e}", wasm.display()));
     }

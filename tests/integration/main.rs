@@ -5,3 +5,4 @@ mod cache; // the on-disk compile cache is hit by a second pool
 mod calls; // dynamic calls: every WIT type, core modules, bad calls rejected up front
 mod concurrency; // workers really run at once; map order; cancellation; shutdown
 mod isolation; // traps, timeouts, memory bombs, grants and output caps fail one task only
+mod load; // 10,000 tasks with 10% hostile: nothing lost, nothing hangs

@@ -157,6 +157,17 @@ pub enum Each {
     Files(String),
     /// The bodies fetched by the `[[fetch]]` of this name.
     Fetch(String),
+    /// The integers `start`, `start + step`, … below `end`
+    /// (`each = { range = [start, end] }` or `[start, end, step]`), generated
+    /// one at a time: a million-task job never holds its inputs.
+    Range {
+        /// First value.
+        start: i64,
+        /// End, exclusive.
+        end: i64,
+        /// Distance between values (at least 1).
+        step: i64,
+    },
 }
 
 /// The `[output]` table.
@@ -589,6 +600,21 @@ impl Cx<'_> {
                 }
                 Some(RawEach::Values(values)) => Some(Each::Values(values)),
                 Some(RawEach::Files(glob)) => Some(Each::Files(self.not_empty("files", glob)?)),
+                Some(RawEach::Range(range)) => {
+                    let (start, end, step) = match range.get_ref().as_slice() {
+                        &[start, end] => (start, end, 1),
+                        &[start, end, step] => (start, end, step),
+                        _ => {
+                            let msg = "`range` takes [start, end] or [start, end, step]";
+                            return Err(self.err(range.span(), msg));
+                        }
+                    };
+                    if step < 1 || end < start {
+                        let msg = "`range` needs start <= end and a step of at least 1";
+                        return Err(self.err(range.span(), msg));
+                    }
+                    Some(Each::Range { start, end, step })
+                }
                 Some(RawEach::Fetch(fetch)) => {
                     if !fetches.iter().any(|f| f.name == *fetch.get_ref()) {
                         let msg = if fetches.is_empty() {

@@ -37,6 +37,8 @@ pub(crate) enum Inputs {
     /// One call per body of the fetch at this index of [`Job::fetches`]: the
     /// body, then the task's `args`.
     Fetch(usize),
+    /// One call per integer, generated lazily: the integer, then the task's `args`.
+    Range { start: i64, end: i64, step: i64 },
 }
 
 impl Inputs {
@@ -46,6 +48,9 @@ impl Inputs {
             Inputs::Values(items) => items.len(),
             Inputs::Files(files) => files.len(),
             Inputs::Fetch(index) => job.fetches[*index].urls.len(),
+            Inputs::Range { start, end, step } => {
+                ((end - start) as u64).div_ceil(*step as u64) as usize
+            }
         }
     }
 }
@@ -207,6 +212,12 @@ fn check_task(job: &Job, spec: &TaskSpec, guest: &LoadedGuest) -> Result<Inputs,
                 calls.push(args);
             }
             Ok(Inputs::Values(calls))
+        }
+        &Some(Each::Range { start, end, step }) => {
+            let mut args = vec![Value::Int(start)];
+            args.extend(spec.args.iter().cloned());
+            check(&args, "with a range's integer as the first argument: ")?;
+            Ok(Inputs::Range { start, end, step })
         }
         Some(Each::Files(pattern)) => {
             check(&with_body(), "with a file's bytes as the first argument: ")?;

@@ -21,6 +21,17 @@ pub(crate) struct SinkOptions {
     pub(crate) total: usize,
 }
 
+/// A record on its way to the sink, with the in-flight permit it releases
+/// once written (see `TaskCtx::hold_permit`).
+pub(crate) struct Delivery {
+    pub(crate) record: Record,
+    #[expect(
+        dead_code,
+        reason = "never read: held until the record is written, released on drop"
+    )]
+    pub(crate) permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
 /// Counts for the closing summary.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Summary {
@@ -101,7 +112,7 @@ impl Writer {
 
 /// Writes every record received until the channel closes.
 pub(crate) async fn run(
-    mut records: mpsc::Receiver<Record>,
+    mut records: mpsc::Receiver<Delivery>,
     options: SinkOptions,
 ) -> io::Result<Summary> {
     let started = Instant::now();
@@ -134,12 +145,12 @@ pub(crate) async fn run(
         total: options.total,
         ..Summary::default()
     };
-    let mut pending: BTreeMap<usize, Record> = BTreeMap::new();
+    let mut pending: BTreeMap<usize, Delivery> = BTreeMap::new();
     let mut next = 0usize;
 
-    while let Some(record) = records.recv().await {
+    while let Some(delivery) = records.recv().await {
         bar.inc(1);
-        if record.is_ok() {
+        if delivery.record.is_ok() {
             summary.ok += 1;
         } else {
             summary.failed += 1;
@@ -147,13 +158,13 @@ pub(crate) async fn run(
         }
         match options.order {
             Order::Completed => {
-                writer.write(&record)?;
+                writer.write(&delivery.record)?;
                 summary.written += 1;
             }
             Order::Input => {
-                pending.insert(record.index, record);
-                while let Some(record) = pending.remove(&next) {
-                    writer.write(&record)?;
+                pending.insert(delivery.record.index, delivery);
+                while let Some(delivery) = pending.remove(&next) {
+                    writer.write(&delivery.record)?;
                     summary.written += 1;
                     next += 1;
                 }
@@ -162,8 +173,8 @@ pub(crate) async fn run(
     }
     // Inputs that never produced a record (an interrupted run) leave gaps:
     // write what is left, still in order.
-    for record in pending.into_values() {
-        writer.write(&record)?;
+    for delivery in pending.into_values() {
+        writer.write(&delivery.record)?;
         summary.written += 1;
     }
     writer.finish()?;

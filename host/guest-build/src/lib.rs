@@ -43,7 +43,8 @@ pub fn build(guest_dir: &Path, packages: &[&str]) -> Vec<PathBuf> {
     // The host's flags and profile settings are not the guests'.
     for (key, _) in env::vars_os() {
         let Some(key) = key.to_str() else { continue };
-        let inherited = key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_NET_OFFLINE";
+        let inherited =
+            key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_NET_OFFLINE";
         if inherited || key == "RUSTFLAGS" || key == "RUSTC_WORKSPACE_WRAPPER" {
             cmd.env_remove(key);
         }
@@ -64,7 +65,11 @@ pub fn build(guest_dir: &Path, packages: &[&str]) -> Vec<PathBuf> {
                 .join(TARGET)
                 .join("release")
                 .join(format!("{}.wasm", package.replace('-', "_")));
-            assert!(wasm.exists(), "guest `{package}` built but `{}` is missing", wasm.display());
+            assert!(
+                wasm.exists(),
+                "guest `{package}` built but `{}` is missing",
+                wasm.display()
+            );
             wasm
         })
         .collect()
@@ -91,12 +96,21 @@ fn check_target_installed() {
 }
 
 fn rerun_if_changed(guest_dir: &Path, packages: &[&str]) {
-    println!("cargo:rerun-if-changed={}", guest_dir.join("Cargo.toml").display());
-    println!("cargo:rerun-if-changed={}", guest_dir.join("Cargo.lock").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        guest_dir.join("Cargo.toml").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        guest_dir.join("Cargo.lock").display()
+    );
     println!("cargo:rerun-if-changed={}", guest_dir.join("wit").display());
     for package in packages {
         let dir = guest_dir.join(package);
-        println!("cargo:rerun-if-changed={}", dir.join("Cargo.toml").display());
+        println!(
+            "cargo:rerun-if-changed={}",
+            dir.join("Cargo.toml").display()
+        );
         println!("cargo:rerun-if-changed={}", dir.join("src").display());
     }
 }

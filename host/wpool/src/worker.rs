@@ -305,10 +305,14 @@ fn classify(
                 with_stderr("trapped: stack overflow".to_owned(), stderr),
             ),
             _ if memory_hit => memory(),
-            other => (
-                ErrorKind::Trap,
-                with_stderr(format!("trapped: {other}"), stderr),
-            ),
+            other => {
+                let text = other.to_string();
+                let text = text.strip_prefix("wasm trap: ").unwrap_or(&text);
+                (
+                    ErrorKind::Trap,
+                    with_stderr(format!("trapped: {text}"), stderr),
+                )
+            }
         };
     }
     if e.to_string()
@@ -364,9 +368,9 @@ pub(crate) fn fmt_duration(d: Duration) -> String {
 }
 
 pub(crate) fn fmt_size(bytes: usize) -> String {
-    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
         format!("{} MiB", bytes >> 20)
-    } else if bytes >= 1 << 10 && bytes % (1 << 10) == 0 {
+    } else if bytes >= 1 << 10 && bytes.is_multiple_of(1 << 10) {
         format!("{} KiB", bytes >> 10)
     } else {
         format!("{bytes} bytes")

@@ -19,7 +19,7 @@ use crate::interrupt;
 use crate::job::{Format, Job, Order};
 use crate::plan::{self, Inputs, Overrides, PlanError};
 use crate::record::{Outcome, Record, clip};
-use crate::sink::{self, SinkOptions, Summary};
+use crate::sink::{self, Delivery, SinkOptions, Summary};
 
 /// Run a job file.
 #[derive(Debug, Args)]
@@ -138,7 +138,12 @@ struct TaskCtx {
     guest_name: String,
     call: String,
     options: TaskOptions,
-    records: mpsc::Sender<Record>,
+    records: mpsc::Sender<Delivery>,
+    /// Keep an input's permit until its record is written (input order):
+    /// finished records waiting for an earlier one then count against the
+    /// in-flight bound, so memory stays bounded whatever the order of
+    /// completion. Not for fetches, whose bodies arrive in any order.
+    hold_permit: bool,
 }
 
 impl TaskCtx {
@@ -168,7 +173,7 @@ impl TaskCtx {
         index: usize,
         input: String,
         args: Vec<Value>,
-        _permit: OwnedSemaphorePermit,
+        permit: OwnedSemaphorePermit,
     ) {
         let started = Instant::now();
         let result = self
@@ -194,7 +199,8 @@ impl TaskCtx {
                 e.worker(),
             ),
         };
-        let _ = self.records.send(record).await;
+        let permit = self.hold_permit.then_some(permit);
+        let _ = self.records.send(Delivery { record, permit }).await;
     }
 
     /// Sends the record of an input that never reached the pool.
@@ -210,9 +216,13 @@ impl TaskCtx {
             kind: kind.to_owned(),
             message,
         };
+        let record = self.record(index, input, outcome, millis(elapsed), None);
         let _ = self
             .records
-            .send(self.record(index, input, outcome, millis(elapsed), None))
+            .send(Delivery {
+                record,
+                permit: None,
+            })
             .await;
     }
 }
@@ -241,15 +251,17 @@ async fn execute(
     grace: Duration,
 ) -> Result<(Summary, Option<&'static str>)> {
     let mut signals = interrupt::listen().context("cannot listen for signals")?;
-    let (records, received) = mpsc::channel::<Record>(1024);
+    let input_order = sink_options.order == Order::Input;
+    let (records, received) = mpsc::channel::<Delivery>(1024);
     let sink = tokio::spawn(sink::run(received, sink_options));
-    // Bounds the inputs in flight (read, fetched or queued): enough to keep
-    // every worker busy, never the whole job in memory.
-    let in_flight = Arc::new(Semaphore::new(plan.pool.workers() * 4));
     let mut fetch_consumers: Vec<Vec<mpsc::Sender<Fetched>>> = vec![Vec::new(); job.fetches.len()];
     let mut producers = tokio::task::JoinSet::new();
 
     for task in plan.tasks {
+        // Bounds this task's inputs in flight (read, queued, running, or
+        // finished but not yet written): enough to keep every worker busy,
+        // never the whole job in memory.
+        let permits = Arc::new(Semaphore::new(plan.pool.workers() * 4));
         let ctx = Arc::new(TaskCtx {
             pool: plan.pool.clone(),
             guest: task.guest,
@@ -261,10 +273,10 @@ async fn execute(
                 .timeout
                 .map_or_else(TaskOptions::new, |t| TaskOptions::new().timeout(t)),
             records: records.clone(),
+            hold_permit: input_order && !matches!(task.inputs, Inputs::Fetch(_)),
         });
         let first = task.first;
         let extra = task.spec.args.clone();
-        let permits = in_flight.clone();
         match task.inputs {
             Inputs::Call(args) => {
                 let permit = permits.acquire_owned().await?;
@@ -277,6 +289,19 @@ async fn execute(
                             return;
                         };
                         tokio::spawn(ctx.clone().run(first + i, label(&args), args, permit));
+                    }
+                });
+            }
+            Inputs::Range { start, end, step } => {
+                producers.spawn(async move {
+                    let values = (start..end).step_by(usize::try_from(step).unwrap_or(usize::MAX));
+                    for (i, n) in values.enumerate() {
+                        let Ok(permit) = permits.clone().acquire_owned().await else {
+                            return;
+                        };
+                        let mut args = vec![Value::Int(n)];
+                        args.extend(extra.iter().cloned());
+                        tokio::spawn(ctx.clone().run(first + i, n.to_string(), args, permit));
                     }
                 });
             }

@@ -82,6 +82,7 @@ pub(super) enum RawEach {
     Values(Vec<ArgValue>),
     Files(Spanned<String>),
     Fetch(Spanned<String>),
+    Range(Spanned<Vec<i64>>),
 }
 
 /// The keys of an `each` table; unknown keys fail while the key's span is known.
@@ -89,6 +90,7 @@ enum EachKey {
     Values,
     Files,
     Fetch,
+    Range,
 }
 
 #[derive(Deserialize, Default)]
@@ -181,7 +183,7 @@ impl<'de> Visitor<'de> for Expecting<RawGuest> {
 impl<'de> Deserialize<'de> for RawEach {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(Expecting::<Self>::new(
-            "a list of values or a table with `values`, `files` or `fetch`",
+            "a list of values or a table with `values`, `files`, `fetch` or `range`",
         ))
     }
 }
@@ -193,7 +195,8 @@ impl<'de> Visitor<'de> for Expecting<RawEach> {
         Vec::deserialize(SeqAccessDeserializer::new(seq)).map(RawEach::Values)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawEach, A::Error> {
-        const ONE_OF: &str = "`each` table must have exactly one of `values`, `files`, `fetch`";
+        const ONE_OF: &str =
+            "`each` table must have exactly one of `values`, `files`, `fetch`, `range`";
         let mut each = None;
         while let Some(key) = map.next_key::<EachKey>()? {
             if each.is_some() {
@@ -203,6 +206,7 @@ impl<'de> Visitor<'de> for Expecting<RawEach> {
                 EachKey::Values => RawEach::Values(map.next_value()?),
                 EachKey::Files => RawEach::Files(map.next_value()?),
                 EachKey::Fetch => RawEach::Fetch(map.next_value()?),
+                EachKey::Range => RawEach::Range(map.next_value()?),
             });
         }
         each.ok_or_else(|| de::Error::custom(ONE_OF))
@@ -223,8 +227,9 @@ impl Visitor<'_> for Expecting<EachKey> {
             "values" => Ok(EachKey::Values),
             "files" => Ok(EachKey::Files),
             "fetch" => Ok(EachKey::Fetch),
+            "range" => Ok(EachKey::Range),
             _ => Err(E::custom(format!(
-                "unknown `each` source `{v}`; expected one of `values`, `files`, `fetch`"
+                "unknown `each` source `{v}`; expected one of `values`, `files`, `fetch`, `range`"
             ))),
         }
     }
