@@ -4,5 +4,6 @@ mod builtins; // heavy_calc and sha256: the seed's results, FIPS vectors, native
 mod cache; // the on-disk compile cache is hit by a second pool
 mod calls; // dynamic calls: every WIT type, core modules, bad calls rejected up front
 mod concurrency; // workers really run at once; map order; cancellation; shutdown
+mod conversion; // property tests: arbitrary values against every signature never panic
 mod isolation; // traps, timeouts, memory bombs, grants and output caps fail one task only
 mod load; // 10,000 tasks with 10% hostile: nothing lost, nothing hangs

@@ -1,1 +1,142 @@
-fn main() {}
+//! Criterion micro-benchmarks of wpool's per-task costs: a round trip through
+//! the pool (typed and dynamic), fresh instance versus reuse, and SHA-256 of
+//! 64 KiB in wasm.
+//!
+//! Every pool here has one worker and no compile cache: guests are compiled
+//! by `load`, before any timing starts. Calls are awaited one after another on
+//! a current-thread tokio runtime, and a sample times a whole batch of calls
+//! (`iter_custom`) so `block_on` is not part of the figure. Side-by-side
+//! ratios against native code live in the `wpool-bench` binary (`bench/`).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use tokio::runtime::Runtime;
+use wpool::{Guest, InstanceMode, LoadedGuest, Pool};
+
+/// The SHA-256 input size.
+const SHA_INPUT: usize = 64 << 10;
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("cannot build the tokio runtime")
+}
+
+fn pool(mode: InstanceMode) -> Pool {
+    Pool::builder()
+        .workers(1)
+        .timeout(Duration::from_secs(60))
+        .instance_mode(mode)
+        .no_cache()
+        .build()
+        .expect("cannot build the pool")
+}
+
+fn load(pool: &Pool, name: &str) -> LoadedGuest {
+    pool.load(Guest::builtin(name))
+        .unwrap_or_else(|e| panic!("cannot load `{name}`: {e}"))
+}
+
+/// Times `iters` sequential typed `heavy-calc(1)` calls.
+fn typed_calls(rt: &Runtime, pool: &Pool, calc: &LoadedGuest, iters: u64) -> Duration {
+    rt.block_on(async {
+        let start = Instant::now();
+        for _ in 0..iters {
+            let out: u64 = pool
+                .call::<(u64,), u64>(calc, "heavy-calc", (black_box(1),))
+                .await
+                .expect("task failed");
+            black_box(out);
+        }
+        start.elapsed()
+    })
+}
+
+fn call(c: &mut Criterion) {
+    let rt = runtime();
+    let pool = pool(InstanceMode::Reuse);
+    let calc = load(&pool, "heavy_calc");
+    let mut group = c.benchmark_group("call");
+    group
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1))
+        .sample_size(20);
+    group.bench_function("typed heavy_calc(1)", |b| {
+        b.iter_custom(|iters| typed_calls(&rt, &pool, &calc, iters))
+    });
+    group.bench_function("dynamic submit heavy_calc(1)", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let out = pool
+                        .submit(&calc, "heavy-calc", black_box(1u64))
+                        .await
+                        .expect("task failed");
+                    black_box(out.value);
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+    rt.block_on(pool.shutdown());
+}
+
+fn instance(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("instance");
+    group
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1))
+        .sample_size(20);
+    for (name, mode) in [
+        ("reuse tiny task", InstanceMode::Reuse),
+        ("fresh tiny task", InstanceMode::Fresh),
+    ] {
+        let pool = pool(mode);
+        let calc = load(&pool, "heavy_calc");
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| typed_calls(&rt, &pool, &calc, iters))
+        });
+        rt.block_on(pool.shutdown());
+    }
+    group.finish();
+}
+
+fn sha256(c: &mut Criterion) {
+    let rt = runtime();
+    let pool = pool(InstanceMode::Reuse);
+    let sha = load(&pool, "sha256");
+    let data: Vec<u8> = (0..SHA_INPUT)
+        .map(|i| (i.wrapping_mul(31) + 7) as u8)
+        .collect();
+    let mut group = c.benchmark_group("sha256");
+    group
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1))
+        .sample_size(20)
+        .throughput(Throughput::Bytes(SHA_INPUT as u64));
+    group.bench_function("digest 64 KiB (wasm, typed)", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let digest: Vec<u8> = pool
+                        .call::<(Vec<u8>,), Vec<u8>>(&sha, "digest", (data.clone(),))
+                        .await
+                        .expect("task failed");
+                    black_box(digest);
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+    rt.block_on(pool.shutdown());
+}
+
+criterion_group!(micro, call, instance, sha256);
+criterion_main!(micro);

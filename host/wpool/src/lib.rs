@@ -22,7 +22,7 @@
 //!     .map(|r| r.expect("task failed").value.as_u64().unwrap())
 //!     .collect()
 //!     .await;
-//! assert_eq!(results, [99_998, 119_999, 140_000, 159_999]);
+//! assert_eq!(results, [100_001, 119_999, 140_000, 159_999]);
 //!
 //! // A typed call: no dynamic conversion.
 //! let sha = pool.load(wpool::Guest::builtin("sha256"))?;

@@ -3,6 +3,7 @@
 
 mod examples; // the shipped examples run and give the seed's results
 mod fetch; // HTTP sources: errors, timeouts, retries, caps, and fetch/compute overlap
+mod fuzz; // property tests: the job-file parser never panics
 mod hostile; // hostile guests beside good ones, grants, broken modules, lazy range inputs
 mod inspect; // `wpool inspect`, `wpool guests`, and the compile cache across processes
 mod interrupt; // SIGINT/SIGTERM: stop dispatching, grace period, exit 130; a second signal stops at once

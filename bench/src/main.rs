@@ -1,0 +1,141 @@
+//! `wpool-bench`: runs every workload against its baseline in the same run,
+//! interleaved, prints a markdown table and writes `results.json`.
+//!
+//! ```text
+//! cargo run --release -p wpool-bench -- [--rounds N] [--quick] [--out PATH]
+//! ```
+
+mod baseline;
+mod report;
+mod workloads;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::report::{Report, Row};
+use crate::workloads::{Bench, Settings};
+
+const USAGE: &str = "\
+usage: wpool-bench [--rounds N] [--quick] [--out PATH]
+
+Runs each workload against its baseline, interleaved A B A B, and prints the
+medians as a markdown table.
+
+  --rounds N   rounds per workload (default 5; 2 with --quick)
+  --quick      smaller sizes and 2 rounds: a smoke run
+  --out PATH   where to write the JSON results
+               (default $CARGO_TARGET_DIR/bench/results.json, else target/bench/results.json)";
+
+#[derive(Debug)]
+struct Args {
+    rounds: Option<usize>,
+    quick: bool,
+    out: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut args = Args {
+        rounds: None,
+        quick: false,
+        out: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--quick" => args.quick = true,
+            "--rounds" => {
+                let n = it.next().context("`--rounds` needs a number")?;
+                let n: usize = n
+                    .parse()
+                    .with_context(|| format!("`--rounds {n}`: not a number"))?;
+                if n == 0 {
+                    bail!("`--rounds` must be at least 1");
+                }
+                args.rounds = Some(n);
+            }
+            "--out" => args.out = Some(it.next().context("`--out` needs a path")?.into()),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            // `cargo bench` passes `--bench` to every bench target.
+            "--bench" => {}
+            other => bail!("unknown argument `{other}`\n\n{USAGE}"),
+        }
+    }
+    Ok(args)
+}
+
+fn default_out() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target")));
+    target.join("bench").join("results.json")
+}
+
+/// Runs one workload, saying on stderr what runs and how long it took.
+fn step<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    eprint!("{name} … ");
+    let start = Instant::now();
+    let out = f().with_context(|| format!("workload `{name}` failed"))?;
+    eprintln!("{:.1} s", start.elapsed().as_secs_f64());
+    Ok(out)
+}
+
+fn main() -> Result<()> {
+    let args = parse_args()?;
+    if cfg!(debug_assertions) {
+        eprintln!("warning: a debug build; run with `cargo run --release -p wpool-bench`");
+    }
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    let settings = Settings {
+        rounds: args.rounds.unwrap_or(if args.quick { 2 } else { 5 }),
+        quick: args.quick,
+        workers,
+    };
+    let started = Instant::now();
+    eprintln!(
+        "{} rounds per workload, {workers} workers{}",
+        settings.rounds,
+        if args.quick { ", quick sizes" } else { "" }
+    );
+
+    let bench = step("setup (build pools, compile guests)", || {
+        Bench::new(settings)
+    })?;
+    let mut rows: Vec<Row> = Vec::new();
+    rows.push(step("a. heavy_calc vs native", || bench.heavy_vs_native())?);
+    rows.push(step("b. seed set, N workers vs 1", || {
+        bench.seed_speedup()
+    })?);
+    rows.extend(step("c. tiny-task throughput", || bench.tiny_throughput())?);
+    rows.push(step("d. round-trip latency", || bench.round_trip())?);
+    rows.push(step("e. fresh-instance cost", || bench.fresh_instance())?);
+    rows.extend(step("f. sha256 throughput", || bench.sha256())?);
+    bench.shutdown();
+
+    let seconds = started.elapsed().as_secs_f64();
+    println!("{}", report::table(&rows));
+    let checked: Vec<bool> = rows.iter().filter_map(|r| r.met).collect();
+    println!(
+        "{} of {} targets met; {} rounds, {workers} workers, {seconds:.1} s in all",
+        checked.iter().filter(|&&m| m).count(),
+        checked.len(),
+        settings.rounds,
+    );
+
+    let out = args.out.unwrap_or_else(default_out);
+    let report = Report {
+        rounds: settings.rounds,
+        quick: args.quick,
+        workers,
+        seconds,
+        results: &rows,
+    };
+    report::write_json(&out, &report)
+        .with_context(|| format!("cannot write `{}`", out.display()))?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}

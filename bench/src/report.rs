@@ -1,0 +1,276 @@
+//! Results: one [`Row`] per workload, printed as a markdown table and written
+//! as JSON.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+/// What a figure measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// Milliseconds per run (lower is better).
+    Ms,
+    /// Microseconds per call (lower is better).
+    Us,
+    /// Operations per second (higher is better).
+    OpsPerSec,
+    /// MiB hashed per second (higher is better).
+    MibPerSec,
+}
+
+/// A median over the rounds, with what produced it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Figure {
+    /// Who ran it: `wpool`, `native`, `1 worker`, …
+    pub name: String,
+    /// The median.
+    pub median: f64,
+    /// Its unit.
+    pub unit: Unit,
+    /// Every round's figure, in order.
+    pub rounds: Vec<f64>,
+}
+
+impl Figure {
+    /// Summarises one side's per-round figures.
+    pub fn new(name: impl Into<String>, unit: Unit, rounds: Vec<f64>) -> Self {
+        Figure {
+            name: name.into(),
+            median: median(&rounds),
+            unit,
+            rounds,
+        }
+    }
+}
+
+/// The bar a workload is held to.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(tag = "op", content = "value", rename_all = "snake_case")]
+pub enum Target {
+    /// The checked figure must be at most this.
+    AtMost(f64),
+    /// The checked figure must be at least this.
+    AtLeast(f64),
+    /// Reported for information only.
+    Info,
+}
+
+impl Target {
+    fn met(self, value: f64) -> Option<bool> {
+        match self {
+            Target::AtMost(limit) => Some(value <= limit),
+            Target::AtLeast(limit) => Some(value >= limit),
+            Target::Info => None,
+        }
+    }
+}
+
+/// Which figure the target applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Checked {
+    /// The ratio column, a ratio or a speedup.
+    Ratio,
+    /// The ratio column, holding a difference in microseconds.
+    Difference,
+    /// wpool's own median.
+    Wpool,
+}
+
+/// One workload's outcome: wpool against its baseline, measured in the same
+/// run, and whether it met its target.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// What ran, e.g. `heavy_calc(50M), 1 worker`.
+    pub workload: String,
+    /// wpool's figure.
+    pub wpool: Figure,
+    /// The baseline's figure.
+    pub baseline: Figure,
+    /// The compared quantity: see `ratio_kind`.
+    pub ratio: f64,
+    /// What `ratio` is: `wasm/native`, `speedup`, `fresh - reuse (us)`, …
+    pub ratio_kind: String,
+    /// The bar.
+    pub target: Target,
+    /// Which figure the bar applies to.
+    pub checked: Checked,
+    /// How the target reads in the table, e.g. `≤ 1.10×`.
+    pub target_text: String,
+    /// Whether it was met (`None` for information-only rows).
+    pub met: Option<bool>,
+}
+
+impl Row {
+    /// A row whose target applies to `ratio`.
+    pub fn ratio(
+        workload: impl Into<String>,
+        wpool: Figure,
+        baseline: Figure,
+        ratio: f64,
+        ratio_kind: &str,
+        target: Target,
+        target_text: impl Into<String>,
+    ) -> Self {
+        Row {
+            workload: workload.into(),
+            wpool,
+            baseline,
+            ratio,
+            ratio_kind: ratio_kind.into(),
+            met: target.met(ratio),
+            target,
+            checked: Checked::Ratio,
+            target_text: target_text.into(),
+        }
+    }
+
+    /// A row whose target applies to `difference`, in microseconds (shown in
+    /// the ratio column).
+    pub fn difference(
+        workload: impl Into<String>,
+        wpool: Figure,
+        baseline: Figure,
+        difference: f64,
+        kind: &str,
+        target: Target,
+        target_text: impl Into<String>,
+    ) -> Self {
+        Row {
+            checked: Checked::Difference,
+            ..Row::ratio(
+                workload,
+                wpool,
+                baseline,
+                difference,
+                kind,
+                target,
+                target_text,
+            )
+        }
+    }
+
+    /// A row whose target applies to wpool's own median; `ratio` is
+    /// wpool / baseline for context.
+    pub fn absolute(
+        workload: impl Into<String>,
+        wpool: Figure,
+        baseline: Figure,
+        target: Target,
+        target_text: impl Into<String>,
+    ) -> Self {
+        let ratio = wpool.median / baseline.median;
+        Row {
+            workload: workload.into(),
+            met: target.met(wpool.median),
+            ratio,
+            ratio_kind: format!("wpool/{}", baseline.name),
+            wpool,
+            baseline,
+            target,
+            checked: Checked::Wpool,
+            target_text: target_text.into(),
+        }
+    }
+}
+
+/// The median of `values` (the mean of the middle two for an even count).
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+/// A figure with its unit, e.g. `93.4 ms`, `1.23 M/s`.
+pub fn show(value: f64, unit: Unit) -> String {
+    match unit {
+        Unit::Ms => format!("{value:.1} ms"),
+        Unit::Us => format!("{value:.2} µs"),
+        Unit::OpsPerSec if value >= 1e6 => format!("{:.2} M/s", value / 1e6),
+        Unit::OpsPerSec => format!("{:.0} k/s", value / 1e3),
+        Unit::MibPerSec => format!("{value:.0} MiB/s"),
+    }
+}
+
+fn show_ratio(row: &Row) -> String {
+    if row.checked == Checked::Difference {
+        format!("{:+.2} µs ({})", row.ratio, row.ratio_kind)
+    } else {
+        format!("{:.3}× ({})", row.ratio, row.ratio_kind)
+    }
+}
+
+/// The markdown table.
+pub fn table(rows: &[Row]) -> String {
+    let mut out = String::new();
+    out.push_str("| workload | wpool (median) | baseline (median) | ratio | target | verdict |\n");
+    out.push_str("|---|---|---|---|---|---|\n");
+    for row in rows {
+        let verdict = match row.met {
+            Some(true) => "✅ met",
+            Some(false) => "❌ MISS",
+            None => "ℹ️ info",
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} ({}) | {} | {} | {} |",
+            row.workload,
+            show(row.wpool.median, row.wpool.unit),
+            show(row.baseline.median, row.baseline.unit),
+            row.baseline.name,
+            show_ratio(row),
+            row.target_text,
+            verdict,
+        );
+    }
+    out
+}
+
+/// What `results.json` holds.
+#[derive(Debug, Serialize)]
+pub struct Report<'a> {
+    /// Rounds per workload.
+    pub rounds: usize,
+    /// Whether `--quick` sizes were used.
+    pub quick: bool,
+    /// Worker threads in the multi-worker pool (available parallelism).
+    pub workers: usize,
+    /// Wall-clock time of the whole run, in seconds.
+    pub seconds: f64,
+    /// One entry per workload.
+    pub results: &'a [Row],
+}
+
+/// Writes the report as pretty JSON, creating the directory.
+pub fn write_json(path: &Path, report: &Report<'_>) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let json = serde_json::to_string_pretty(report).map_err(std::io::Error::other)?;
+    std::fs::write(path, json + "\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn targets_are_inclusive() {
+        assert_eq!(Target::AtMost(1.1).met(1.1), Some(true));
+        assert_eq!(Target::AtLeast(1.85).met(1.84), Some(false));
+        assert_eq!(Target::Info.met(0.0), None);
+    }
+}
