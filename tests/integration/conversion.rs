@@ -26,18 +26,40 @@ fn value() -> impl Strategy<Value = Value> {
         any::<u64>().prop_map(Value::UInt),
         any::<f64>().prop_map(Value::Float),
         ".{0,8}".prop_map(Value::String),
-        prop_oneof![Just("red"), Just("circle"), Just("read"), Just("ok"), Just("err"), Just("x"), Just("empty")]
-            .prop_map(Value::from),
+        prop_oneof![
+            Just("red"),
+            Just("circle"),
+            Just("read"),
+            Just("ok"),
+            Just("err"),
+            Just("x"),
+            Just("empty")
+        ]
+        .prop_map(Value::from),
         proptest::collection::vec(any::<u8>(), 0..16).prop_map(Value::Bytes),
     ];
     leaf.prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::List),
             proptest::collection::vec(
-                (prop_oneof![Just("x"), Just("y"), Just("label"), Just("circle"), Just("rect"), Just("ok"), Just("err"), Just("z")], inner),
+                (
+                    prop_oneof![
+                        Just("x"),
+                        Just("y"),
+                        Just("label"),
+                        Just("circle"),
+                        Just("rect"),
+                        Just("ok"),
+                        Just("err"),
+                        Just("z")
+                    ],
+                    inner
+                ),
                 0..4
             )
-            .prop_map(|fields| Value::Map(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+            .prop_map(|fields| Value::Map(
+                fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+            )),
         ]
     })
 }

@@ -601,9 +601,9 @@ impl Cx<'_> {
                 Some(RawEach::Values(values)) => Some(Each::Values(values)),
                 Some(RawEach::Files(glob)) => Some(Each::Files(self.not_empty("files", glob)?)),
                 Some(RawEach::Range(range)) => {
-                    let (start, end, step) = match range.get_ref().as_slice() {
-                        &[start, end] => (start, end, 1),
-                        &[start, end, step] => (start, end, step),
+                    let (start, end, step) = match *range.get_ref().as_slice() {
+                        [start, end] => (start, end, 1),
+                        [start, end, step] => (start, end, step),
                         _ => {
                             let msg = "`range` takes [start, end] or [start, end, step]";
                             return Err(self.err(range.span(), msg));

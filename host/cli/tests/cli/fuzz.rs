@@ -39,7 +39,11 @@ fn check(text: &str) {
     let path = std::path::Path::new("fuzz.toml");
     if let Err(e) = Job::parse(path, text, BUILTINS) {
         let lines = text.split('\n').count().max(1);
-        assert!(e.line >= 1 && e.line <= lines, "line {} of {lines}: {e}", e.line);
+        assert!(
+            e.line >= 1 && e.line <= lines,
+            "line {} of {lines}: {e}",
+            e.line
+        );
         assert!(e.col >= 1, "{e}");
         assert!(!e.message.is_empty() && !e.message.contains('\n'), "{e:?}");
     }
