@@ -7,6 +7,7 @@
 
 mod baseline;
 mod report;
+mod resilience;
 mod workloads;
 
 use std::path::PathBuf;
@@ -102,6 +103,10 @@ fn main() -> Result<()> {
         if args.quick { ", quick sizes" } else { "" }
     );
 
+    // First, before the other workloads raise the memory high-water mark.
+    let memory = step("h. peak RSS, streaming", || {
+        resilience::streaming_memory(&settings)
+    })?;
     let bench = step("setup (build pools, compile guests)", || {
         Bench::new(settings)
     })?;
@@ -115,6 +120,10 @@ fn main() -> Result<()> {
     rows.push(step("e. fresh-instance cost", || bench.fresh_instance())?);
     rows.extend(step("f. sha256 throughput", || bench.sha256())?);
     bench.shutdown();
+    rows.push(step("g. throughput after hostile tasks", || {
+        resilience::hostile_recovery(&settings)
+    })?);
+    rows.push(memory);
 
     let seconds = started.elapsed().as_secs_f64();
     println!("{}", report::table(&rows));

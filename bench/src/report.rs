@@ -18,6 +18,8 @@ pub enum Unit {
     OpsPerSec,
     /// MiB hashed per second (higher is better).
     MibPerSec,
+    /// MiB of memory (lower is better).
+    Mib,
 }
 
 /// A median over the rounds, with what produced it.
@@ -195,6 +197,7 @@ pub fn show(value: f64, unit: Unit) -> String {
         Unit::OpsPerSec if value >= 1e6 => format!("{:.2} M/s", value / 1e6),
         Unit::OpsPerSec => format!("{:.0} k/s", value / 1e3),
         Unit::MibPerSec => format!("{value:.0} MiB/s"),
+        Unit::Mib => format!("{value:.1} MiB"),
     }
 }
 

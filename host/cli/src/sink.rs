@@ -59,11 +59,21 @@ impl Summary {
             secs,
             rate
         );
+        if let Some(kib) = peak_rss_kib() {
+            line.push_str(&format!(", peak RSS {:.1} MiB", kib as f64 / 1024.0));
+        }
         if self.written < self.total {
             line.push_str(&format!("; {} not run", self.total - self.written));
         }
         line
     }
+}
+
+/// The process's peak resident set size (`VmHWM`), where the OS tells it.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 struct Writer {

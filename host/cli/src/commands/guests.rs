@@ -16,11 +16,7 @@ pub(crate) struct GuestsArgs {
 
 impl GuestsArgs {
     pub(crate) fn execute(self) -> Result<ExitCode> {
-        let pool = self
-            .cache
-            .apply(wpool::Pool::builder().workers(1))
-            .build()
-            .context("cannot start the pool")?;
+        let pool = self.cache.inspection_pool()?;
         for name in wpool::Guest::builtins() {
             let guest = pool
                 .load(wpool::Guest::builtin(name))

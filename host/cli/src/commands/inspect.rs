@@ -18,11 +18,7 @@ pub(crate) struct InspectArgs {
 
 impl InspectArgs {
     pub(crate) fn execute(self) -> Result<ExitCode> {
-        let pool = self
-            .cache
-            .apply(wpool::Pool::builder().workers(1))
-            .build()
-            .context("cannot start the pool")?;
+        let pool = self.cache.inspection_pool()?;
         let guest = pool
             .load(guest_from_arg(&self.guest))
             .with_context(|| format!("cannot load `{}`", self.guest))?;

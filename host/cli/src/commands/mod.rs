@@ -20,6 +20,14 @@ pub(crate) struct CacheArgs {
 }
 
 impl CacheArgs {
+    /// A one-worker pool for loading and inspecting guests.
+    pub(crate) fn inspection_pool(&self) -> anyhow::Result<wpool::Pool> {
+        use anyhow::Context;
+        self.apply(wpool::Pool::builder().workers(1))
+            .build()
+            .context("cannot start the pool")
+    }
+
     pub(crate) fn apply(&self, builder: wpool::PoolBuilder) -> wpool::PoolBuilder {
         match (&self.cache_dir, self.no_cache) {
             (_, true) => builder.no_cache(),

@@ -1,4 +1,4 @@
-use crate::{repo, wpool, write};
+use crate::{repo, sha_hex, wpool, write};
 use wpool_tests::http::TestServer;
 
 #[test]
@@ -8,7 +8,8 @@ fn heavy_calc_example_gives_the_seed_results() {
         .args(["run", "examples/heavy_calc.toml", "--format", "jsonl"])
         .run()
         .success()
-        .stderr_contains("4 tasks: 4 ok, 0 failed");
+        .stderr_contains("4 tasks: 4 ok, 0 failed")
+        .stderr_contains("peak RSS");
     let records = run.json_lines();
     let values: Vec<u64> = records
         .iter()
@@ -35,7 +36,7 @@ fn fetch_hash_example_hashes_every_page() {
     let mut expected = Vec::new();
     for name in ["a.json", "b.json", "c.json"] {
         let body = std::fs::read(data.join(name)).unwrap();
-        expected.push(hex(&body));
+        expected.push(sha_hex(&body));
         server.add(&format!("/{name}"), body);
     }
     let text = std::fs::read_to_string(repo().join("examples/fetch_hash.toml"))
@@ -55,12 +56,4 @@ fn fetch_hash_example_hashes_every_page() {
         .collect();
     assert_eq!(got, expected);
     assert_eq!(records[1]["input"], server.url("/b.json"));
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }

@@ -4,15 +4,7 @@ use std::time::Duration;
 
 use wpool_tests::http::{TestServer, bytes_for, refused_url};
 
-use crate::{wpool, write};
-
-fn sha_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+use crate::{sha_hex, wpool, write};
 
 fn fetch_job(dir: &std::path::Path, urls: &[String], options: &str) -> std::path::PathBuf {
     let urls: Vec<String> = urls.iter().map(|u| format!("{u:?}")).collect();

@@ -32,3 +32,31 @@ pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// Lowercase hex SHA-256, computed natively.
+pub(crate) fn sha_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A job file in `dir` whose `[guests]` names the hostile test guest, then `body`.
+pub(crate) fn hostile_job(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let guests = format!(
+        "[guests]\nhostile = \"{}\"\n\n",
+        wpool_tests::guest_path("hostile").display()
+    );
+    write(dir, name, &format!("{guests}{body}"))
+}
+
+/// Runs `wpool run --format jsonl JOB`, expects `status`, returns the records.
+pub(crate) fn run_jsonl(job: &Path, status: i32) -> Vec<serde_json::Value> {
+    wpool()
+        .args(["run", "--format", "jsonl"])
+        .arg(job)
+        .run()
+        .status(status)
+        .json_lines()
+}

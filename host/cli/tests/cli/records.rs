@@ -1,6 +1,6 @@
 use wpool_tests::guest_path;
 
-use crate::{wpool, write};
+use crate::{hostile_job, run_jsonl, sha_hex, wpool, write};
 
 /// A job mixing good tasks with failures of every kind.
 fn mixed_job(dir: &std::path::Path) -> std::path::PathBuf {
@@ -187,26 +187,8 @@ fn files_source_hashes_each_file() {
 #[test]
 fn per_task_timeout_overrides_the_pool() {
     let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        "[pool]\ntimeout = \"60s\"\n\n[guests]\nhostile = \"{}\"\n\n[[task]]\nguest = \"hostile\"\ncall = \"spin\"\ntimeout = \"200ms\"\n",
-        guest_path("hostile").display()
-    );
-    let job = write(dir.path(), "t.toml", &text);
-    let run = wpool()
-        .args(["run", "--format", "jsonl"])
-        .arg(&job)
-        .run()
-        .status(1);
-    assert_eq!(
-        run.json_lines()[0]["error"]["message"],
-        "timed out after 200ms"
-    );
-}
-
-fn sha_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let body = "[pool]\ntimeout = \"60s\"\n\n[[task]]\nguest = \"hostile\"\ncall = \"spin\"\ntimeout = \"200ms\"\n";
+    // `[pool]` after `[guests]` is still valid TOML.
+    let records = run_jsonl(&hostile_job(dir.path(), "t.toml", body), 1);
+    assert_eq!(records[0]["error"]["message"], "timed out after 200ms");
 }
