@@ -13,60 +13,30 @@ mod workloads;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
+use clap::Parser;
 
 use crate::report::{Report, Row};
 use crate::workloads::{Bench, Settings};
 
-const USAGE: &str = "\
-usage: wpool-bench [--rounds N] [--quick] [--out PATH]
-
-Runs each workload against its baseline, interleaved A B A B, and prints the
-medians as a markdown table.
-
-  --rounds N   rounds per workload (default 5; 2 with --quick)
-  --quick      smaller sizes and 2 rounds: a smoke run
-  --out PATH   where to write the JSON results
-               (default $CARGO_TARGET_DIR/bench/results.json, else target/bench/results.json)";
-
-#[derive(Debug)]
+/// Runs each workload against its baseline, interleaved A B A B, and prints
+/// the medians as a markdown table.
+#[derive(Debug, Parser)]
+#[command(name = "wpool-bench")]
 struct Args {
-    rounds: Option<usize>,
+    /// Rounds per workload [default: 5; 2 with --quick].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    rounds: Option<u64>,
+    /// Smaller sizes and 2 rounds: a smoke run.
+    #[arg(long)]
     quick: bool,
+    /// Where to write the JSON results
+    /// [default: $CARGO_TARGET_DIR/bench/results.json, else target/bench/results.json].
+    #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
-}
-
-fn parse_args() -> Result<Args> {
-    let mut args = Args {
-        rounds: None,
-        quick: false,
-        out: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--quick" => args.quick = true,
-            "--rounds" => {
-                let n = it.next().context("`--rounds` needs a number")?;
-                let n: usize = n
-                    .parse()
-                    .with_context(|| format!("`--rounds {n}`: not a number"))?;
-                if n == 0 {
-                    bail!("`--rounds` must be at least 1");
-                }
-                args.rounds = Some(n);
-            }
-            "--out" => args.out = Some(it.next().context("`--out` needs a path")?.into()),
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            // `cargo bench` passes `--bench` to every bench target.
-            "--bench" => {}
-            other => bail!("unknown argument `{other}`\n\n{USAGE}"),
-        }
-    }
-    Ok(args)
+    /// Passed by `cargo bench` to every bench target; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
 fn default_out() -> PathBuf {
@@ -86,13 +56,15 @@ fn step<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
 }
 
 fn main() -> Result<()> {
-    let args = parse_args()?;
+    let args = Args::parse();
     if cfg!(debug_assertions) {
         eprintln!("warning: a debug build; run with `cargo run --release -p wpool-bench`");
     }
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
     let settings = Settings {
-        rounds: args.rounds.unwrap_or(if args.quick { 2 } else { 5 }),
+        rounds: args
+            .rounds
+            .map_or(if args.quick { 2 } else { 5 }, |n| n as usize),
         quick: args.quick,
         workers,
     };

@@ -137,7 +137,7 @@ pub(crate) async fn run(
             ProgressBar::with_draw_target(Some(options.total as u64), ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:32.cyan/blue}] {pos}/{len} tasks {per_sec} {msg}",
+                "{elapsed_precise} [{bar:32.cyan/blue}] {pos}/{len} tasks, eta {eta} {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
