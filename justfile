@@ -15,7 +15,7 @@ guests:
 
 # The README's test command: every test, real guests, real loopback servers.
 test:
-    rustup target add wasm32-wasip2 && cargo test --workspace
+    bash scripts/setup.sh && cargo test --workspace
 
 # Clippy with warnings as errors, and rustfmt in check mode.
 lint:

@@ -6,11 +6,13 @@ pub mod http;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The path of a test guest built from `guest/` (`hostile` or `echo`).
+/// The path of a test guest built from `guest/` (`hostile`, `echo` or
+/// `wordfreq`).
 pub fn guest_path(name: &str) -> PathBuf {
     PathBuf::from(match name {
         "hostile" => env!("WPOOL_TEST_GUEST_HOSTILE"),
         "echo" => env!("WPOOL_TEST_GUEST_ECHO"),
+        "wordfreq" => env!("WPOOL_TEST_GUEST_WORDFREQ"),
         other => panic!("no test guest `{other}`"),
     })
 }
@@ -28,4 +30,51 @@ pub fn pool(workers: usize, timeout: Duration) -> wpool::Pool {
 /// The compile cache shared by the tests (inside the target directory).
 pub fn cache_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-cache")
+}
+
+/// A C guest from `guest/c/NAME.c`, compiled here to a WASI preview 1
+/// command module with clang and wasi-libc (Debian: `clang lld wasi-libc
+/// libclang-rt-dev-wasm32`).
+///
+/// Without that toolchain the test is skipped with a note, unless
+/// `WPOOL_REQUIRE_C_GUESTS` is set (CI sets it), which makes it a failure.
+pub fn c_guest(name: &str) -> Option<PathBuf> {
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../guest/c")
+        .join(format!("{name}.c"));
+    let out_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/c-guests");
+    std::fs::create_dir_all(&out_dir).expect("create target/c-guests");
+    let out = out_dir.join(format!("{name}.wasm"));
+    // Unique per process and call: tests compile concurrently.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let partial = out_dir.join(format!(
+        "{name}.{}.{}.partial",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let clang = std::env::var("CLANG").unwrap_or_else(|_| "clang".to_owned());
+    let result = std::process::Command::new(&clang)
+        .args(["--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-s", "-Wall", "-o"])
+        .arg(&partial)
+        .arg(&source)
+        .output();
+    let failure = match result {
+        Ok(output) if output.status.success() => {
+            std::fs::rename(&partial, &out).expect("move the C guest into place");
+            return Some(out);
+        }
+        Ok(output) => format!(
+            "`{clang} --target=wasm32-wasi` failed on {}: {}",
+            source.display(),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+        Err(e) => format!("cannot run `{clang}`: {e}"),
+    };
+    let _ = std::fs::remove_file(&partial);
+    let fix = "install clang and wasi-libc: apt-get install -y clang lld wasi-libc libclang-rt-dev-wasm32";
+    if std::env::var_os("WPOOL_REQUIRE_C_GUESTS").is_some() {
+        panic!("{failure}; {fix}");
+    }
+    eprintln!("SKIPPED: the C guest `{name}` ({failure}); {fix}");
+    None
 }

@@ -12,7 +12,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use crate::cache::{Artifact, CacheStatus, CompileCache};
 use crate::error::{BuildError, LoadError};
-use crate::guest::{Function, Guest, GuestInner, LoadedGuest, Pre, Source};
+use crate::guest::{Function, Guest, GuestInner, GuestKind, LoadedGuest, Pre, Signature, Source};
 use crate::state::StoreState;
 
 /// How often the ticker advances the engine's epoch: the resolution of
@@ -122,9 +122,17 @@ impl Runtime {
             name: name.clone(),
             message: format!("{e:#}"),
         };
-        let (pre, functions, imports) = match artifact {
+        let (pre, kind, functions, imports) = match artifact {
             Artifact::Component(component) => {
-                let functions = component_functions(engine, &component);
+                let mut functions = component_functions(engine, &component);
+                let mut kind = GuestKind::Component;
+                if let Some(run) = functions.iter().find(|f| is_cli_run(f.name())) {
+                    let Signature::Component { index, .. } = run.sig else {
+                        unreachable!("component functions have component signatures")
+                    };
+                    functions = vec![Function::command(Some(index))];
+                    kind = GuestKind::Command;
+                }
                 let imports = component
                     .component_type()
                     .imports(engine)
@@ -134,17 +142,26 @@ impl Runtime {
                     .component_linker
                     .instantiate_pre(&component)
                     .map_err(link_err)?;
-                (Pre::Component(pre), functions, imports)
+                (Pre::Component(pre), kind, functions, imports)
             }
             Artifact::Module(module) => {
-                let functions = module
-                    .exports()
-                    .filter_map(|e| {
-                        e.ty()
-                            .func()
-                            .map(|f| Function::module(e.name().to_owned(), f))
-                    })
-                    .collect();
+                let is_command = module
+                    .get_export("_start")
+                    .and_then(|e| e.func().map(|f| f.params().len() + f.results().len() == 0))
+                    .unwrap_or(false);
+                let (kind, functions) = if is_command {
+                    (GuestKind::Command, vec![Function::command(None)])
+                } else {
+                    let functions = module
+                        .exports()
+                        .filter_map(|e| {
+                            e.ty()
+                                .func()
+                                .map(|f| Function::module(e.name().to_owned(), f))
+                        })
+                        .collect();
+                    (GuestKind::Module, functions)
+                };
                 let imports = module
                     .imports()
                     .map(|i| format!("{}::{}", i.module(), i.name()))
@@ -153,7 +170,7 @@ impl Runtime {
                     .module_linker
                     .instantiate_pre(&module)
                     .map_err(link_err)?;
-                (Pre::Module(pre), functions, imports)
+                (Pre::Module(pre), kind, functions, imports)
             }
         };
         Ok(LoadedGuest {
@@ -161,6 +178,7 @@ impl Runtime {
                 id: self.next_guest.fetch_add(1, Ordering::Relaxed),
                 pool_id,
                 name: name.into(),
+                kind,
                 pre,
                 functions,
                 imports,
@@ -228,6 +246,12 @@ fn component_functions(
         }
     }
     functions
+}
+
+/// Whether an export is `wasi:cli/run`'s `run` (any 0.2 version).
+fn is_cli_run(name: &str) -> bool {
+    name.strip_prefix("wasi:cli/run@")
+        .is_some_and(|rest| rest.ends_with("#run"))
 }
 
 /// Tells components from core modules, in binary or WAT text.

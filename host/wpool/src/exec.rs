@@ -8,7 +8,7 @@ use crate::error::{ErrorKind, TaskError};
 use crate::guest::{FastPath, PreparedArgs, PreparedCall, Signature, module_value};
 use crate::pool::Output;
 use crate::value::Value;
-use crate::worker::{Instance, RunInfo, Slot, TaskInfo, Worker, fmt_size};
+use crate::worker::{Instance, RunInfo, Slot, TaskInfo, Worker, fmt_size, with_stderr};
 
 /// Runs a dynamic call and shapes its result.
 pub(crate) fn dynamic(
@@ -18,9 +18,15 @@ pub(crate) fn dynamic(
 ) -> Result<Output, TaskError> {
     let guest = task.guest.clone();
     let func = &guest.inner.functions[call.function];
-    let (result, info) = worker.execute(task, |slot| {
-        invoke(slot, task, &func.sig, func.fast, call.args)
-    });
+    let (result, info) = match (call.args, &func.sig) {
+        (PreparedArgs::Command(io), &Signature::Command(start)) => {
+            let (status, info) = worker.execute(task, Some(io), |slot| run_command(slot, start));
+            return command_output(worker, task, status, info);
+        }
+        (args, sig) => worker.execute(task, None, |slot| {
+            invoke(slot, task, sig, func.fast, args)
+        }),
+    };
     let worker_index = info.worker;
     let value = result?;
     let value = if func.returns_result() {
@@ -109,6 +115,68 @@ fn invoke(
     }
 }
 
+/// Runs a command to its end: its exit status (`0` when `_start` or `run`
+/// returns normally).
+fn run_command(slot: &mut Slot, start: Option<ComponentExportIndex>) -> wasmtime::Result<i32> {
+    let store = &mut slot.store;
+    let outcome = match (&slot.instance, start) {
+        (Instance::Module(instance), None) => instance
+            .get_typed_func::<(), ()>(&mut *store, "_start")?
+            .call(&mut *store, ())
+            .map(|()| 0),
+        (Instance::Component(instance), Some(index)) => instance
+            .get_typed_func::<(), (Result<(), ()>,)>(&mut *store, index)?
+            .call(&mut *store, ())
+            .map(|(status,)| i32::from(status.is_err())),
+        _ => {
+            return Err(wasmtime::format_err!(
+                "internal error: command prepared for another kind of guest"
+            ));
+        }
+    };
+    match outcome {
+        Err(e) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            Some(exit) => Ok(exit.0),
+            None => Err(e),
+        },
+        ok => ok,
+    }
+}
+
+/// A finished command's result: its stdout (a string when it is UTF-8).
+fn command_output(
+    worker: &Worker,
+    task: &TaskInfo,
+    status: Result<i32, TaskError>,
+    mut info: RunInfo,
+) -> Result<Output, TaskError> {
+    let status = status?;
+    if status != 0 {
+        return Err(task
+            .error(
+                ErrorKind::Guest,
+                with_stderr(format!("exited with status {status}"), &info.stderr),
+            )
+            .on_worker(info.worker));
+    }
+    if info.stdout_dropped > 0 {
+        return Err(task
+            .error(
+                ErrorKind::OutputLimit,
+                format!(
+                    "printed more than the output limit of {} to stdout",
+                    fmt_size(worker.limits().output)
+                ),
+            )
+            .on_worker(info.worker));
+    }
+    let value = match String::from_utf8(std::mem::take(&mut info.stdout)) {
+        Ok(text) => Value::String(text),
+        Err(e) => Value::Bytes(e.into_bytes()),
+    };
+    Ok(output(task, value, info))
+}
+
 /// A `result` return: the `ok` payload is the value; an `err` fails the task.
 fn unwrap_result(task: &TaskInfo, value: Value, worker: usize) -> Result<Value, TaskError> {
     match value {
@@ -159,6 +227,10 @@ pub(crate) fn typed_index(task: &TaskInfo) -> Result<ComponentExportIndex, TaskE
             ErrorKind::InvalidCall,
             "is a core-module function: typed calls need a component (use `submit`)",
         )),
+        Signature::Command(_) => Err(task.error(
+            ErrorKind::InvalidCall,
+            "is a WASI command: typed calls need a component export (use `submit`)",
+        )),
     }
 }
 
@@ -175,7 +247,7 @@ where
     (R,): ComponentNamedList + Lift + Send + Sync + 'static,
 {
     let mut mismatch = None;
-    let (result, _) = worker.execute(task, |slot| {
+    let (result, _) = worker.execute(task, None, |slot| {
         let Instance::Component(instance) = &slot.instance else {
             return Err(wasmtime::format_err!("not a component"));
         };

@@ -11,7 +11,7 @@ use crate::cache::CacheStatus;
 use crate::convert::{self, describe};
 use crate::error::CallError;
 use crate::grants::Grants;
-use crate::state::StoreState;
+use crate::state::{CommandIo, StoreState};
 use crate::value::Value;
 
 /// The built-in guests, compiled from `guest/` by the build script.
@@ -115,7 +115,7 @@ impl Guest {
     }
 }
 
-/// Whether a guest is a component or a core module.
+/// The three kinds of guest, told apart by what they export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum GuestKind {
@@ -123,6 +123,11 @@ pub enum GuestKind {
     Component,
     /// A core WebAssembly module with numeric exports (WASI preview 1 imports allowed).
     Module,
+    /// A WASI command program: a core module exporting `_start`, or a
+    /// component exporting `wasi:cli/run`. Its one function, `run`, feeds the
+    /// task's input to stdin (with optional arguments) and returns what it
+    /// printed to stdout; a non-zero exit status fails the task.
+    Command,
 }
 
 impl fmt::Display for GuestKind {
@@ -130,6 +135,7 @@ impl fmt::Display for GuestKind {
         f.write_str(match self {
             GuestKind::Component => "component",
             GuestKind::Module => "core module",
+            GuestKind::Command => "WASI command",
         })
     }
 }
@@ -145,6 +151,7 @@ pub(crate) struct GuestInner {
     pub(crate) id: u64,
     pub(crate) pool_id: u64,
     pub(crate) name: Arc<str>,
+    pub(crate) kind: GuestKind,
     pub(crate) pre: Pre,
     pub(crate) functions: Vec<Function>,
     pub(crate) imports: Vec<String>,
@@ -176,7 +183,12 @@ pub(crate) enum Signature {
         params: Vec<wasmtime::ValType>,
         results: Vec<wasmtime::ValType>,
     },
+    /// A command's `run`: `_start`, or the `run` of `wasi:cli/run`.
+    Command(Option<ComponentExportIndex>),
 }
+
+/// The name a command guest's one function goes by.
+pub const COMMAND_FUNCTION: &str = "run";
 
 /// Signatures called through a typed function instead of `Val`s: a
 /// `list<u8>` as `Val`s costs tens of bytes per byte.
@@ -197,6 +209,7 @@ pub(crate) enum PreparedArgs {
     Component(Vec<wasmtime::component::Val>),
     Module(Vec<wasmtime::Val>),
     Bytes(Vec<u8>),
+    Command(CommandIo),
 }
 
 impl Function {
@@ -235,6 +248,16 @@ impl Function {
         }
     }
 
+    /// A command's `run`: `start` is `None` for a core module's `_start`,
+    /// the export index of `wasi:cli/run#run` for a component.
+    pub(crate) fn command(start: Option<ComponentExportIndex>) -> Self {
+        Function {
+            name: COMMAND_FUNCTION.into(),
+            sig: Signature::Command(start),
+            fast: FastPath::None,
+        }
+    }
+
     /// The export's name (`heavy-calc`, or `iface#func` for a function of an
     /// exported interface).
     pub fn name(&self) -> &str {
@@ -248,6 +271,7 @@ impl Function {
             Signature::Module { params, .. } => {
                 (0..params.len()).map(|i| format!("p{i}")).collect()
             }
+            Signature::Command(_) => vec!["stdin".to_owned(), "args".to_owned()],
         }
     }
 
@@ -271,6 +295,9 @@ impl Function {
                     .collect(),
                 results.iter().map(|t| t.to_string()).collect(),
             ),
+            Signature::Command(_) => {
+                return "func(stdin: list<u8>, args?: list<string>) -> string".to_owned();
+            }
         };
         let mut sig = format!("func({})", params.join(", "));
         match results.len() {
@@ -291,6 +318,7 @@ impl Function {
         let expected = match &self.sig {
             Signature::Component { params, .. } => params.len(),
             Signature::Module { params, .. } => params.len(),
+            Signature::Command(_) => return prepare_command(args).map(PreparedArgs::Command),
         };
         if args.len() != expected {
             return Err(CallError::new(format!(
@@ -337,8 +365,56 @@ impl Function {
                 })
                 .collect::<Result<_, _>>()
                 .map(PreparedArgs::Module),
+            Signature::Command(_) => unreachable!("commands are prepared above"),
         }
     }
+}
+
+/// A command's arguments: its stdin (bytes, a string or null), then
+/// optionally a list of strings for its command line.
+fn prepare_command(args: Vec<Value>) -> Result<CommandIo, CallError> {
+    if args.is_empty() || args.len() > 2 {
+        return Err(CallError::new(format!(
+            "`{COMMAND_FUNCTION}` takes 1 or 2 arguments (func(stdin: list<u8>, args?: list<string>) -> string), got {}",
+            args.len()
+        )));
+    }
+    let mut args = args.into_iter();
+    let stdin = match args.next() {
+        Some(Value::Bytes(b)) => b,
+        Some(Value::String(s)) => s.into_bytes(),
+        Some(Value::Null) | None => Vec::new(),
+        Some(other) => {
+            return Err(CallError::new(format!(
+                "argument `stdin`: expected bytes or a string, found {}",
+                other.kind_name()
+            )));
+        }
+    };
+    let argv = match args.next() {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::List(items)) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                Value::String(s) => Ok(s),
+                Value::Int(_) | Value::UInt(_) | Value::Float(_) | Value::Bool(_) => {
+                    Ok(item.to_json())
+                }
+                other => Err(CallError::new(format!(
+                    "argument `args[{i}]`: expected a string, found {}",
+                    other.kind_name()
+                ))),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => {
+            return Err(CallError::new(format!(
+                "argument `args`: expected a list of strings, found {}",
+                other.kind_name()
+            )));
+        }
+    };
+    Ok(CommandIo { stdin, args: argv })
 }
 
 fn module_val(value: &Value, ty: &wasmtime::ValType) -> Option<wasmtime::Val> {
@@ -386,12 +462,9 @@ impl LoadedGuest {
         &self.inner.name
     }
 
-    /// Component or core module.
+    /// Component, core module or WASI command.
     pub fn kind(&self) -> GuestKind {
-        match self.inner.pre {
-            Pre::Component(_) => GuestKind::Component,
-            Pre::Module(_) => GuestKind::Module,
-        }
+        self.inner.kind
     }
 
     /// The exported functions, in export order.

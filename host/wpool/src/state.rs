@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::error::LoadError;
@@ -19,6 +20,14 @@ use crate::pipe::CappedPipe;
 pub(crate) enum Wasi {
     P2 { ctx: WasiCtx, table: ResourceTable },
     P1(WasiP1Ctx),
+}
+
+/// A command guest's per-task input: its stdin and the arguments after the
+/// program name.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CommandIo {
+    pub(crate) stdin: Vec<u8>,
+    pub(crate) args: Vec<String>,
 }
 
 /// Why a running task was interrupted from the epoch callback.
@@ -57,8 +66,11 @@ impl StoreState {
         memory: usize,
         stdio: usize,
         abort: Arc<AtomicBool>,
+        command: Option<(&str, CommandIo, usize)>,
     ) -> Result<Self, LoadError> {
-        let stdout = CappedPipe::new(stdio);
+        // A command's stdout is its result: capped by the output limit instead.
+        let stdout_cap = command.as_ref().map_or(stdio, |(_, _, output)| *output);
+        let stdout = CappedPipe::new(stdout_cap);
         let stderr = CappedPipe::new(stdio);
         let mut builder = WasiCtxBuilder::new();
         builder
@@ -67,8 +79,19 @@ impl StoreState {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
-            .envs(grants.envs())
-            .args(grants.args());
+            .envs(grants.envs());
+        match command {
+            Some((program, io, _)) => {
+                builder
+                    .stdin(MemoryInputPipe::new(io.stdin))
+                    .arg(program)
+                    .args(grants.args())
+                    .args(&io.args);
+            }
+            None => {
+                builder.args(grants.args());
+            }
+        }
         for dir in grants.dirs() {
             let perms = match dir.access {
                 Access::ReadOnly => FsPerms::ReadOnly,

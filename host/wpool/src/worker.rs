@@ -13,7 +13,7 @@ use crate::engine::Ticker;
 use crate::error::{ErrorKind, TaskError};
 use crate::guest::{LoadedGuest, Pre};
 use crate::limits::Limits;
-use crate::state::{Interrupt, StoreState};
+use crate::state::{CommandIo, Interrupt, StoreState};
 
 /// A unit of work: runs on a worker and reports through its own channel.
 pub(crate) type Job = Box<dyn FnOnce(&mut Worker) + Send>;
@@ -69,6 +69,8 @@ pub(crate) struct RunInfo {
     pub(crate) started: Option<Instant>,
     pub(crate) elapsed: Duration,
     pub(crate) stdout: Vec<u8>,
+    /// Bytes of stdout dropped past its cap.
+    pub(crate) stdout_dropped: u64,
     pub(crate) stderr: Vec<u8>,
 }
 
@@ -129,10 +131,13 @@ impl Worker {
     }
 
     /// Runs `call` on an instance of the task's guest under the pool's
-    /// limits. On failure the instance is thrown away.
+    /// limits. On failure the instance is thrown away. A command (`command`
+    /// set) always runs in a new instance whose stdin and arguments are its
+    /// own, thrown away afterwards.
     pub(crate) fn execute<R>(
         &mut self,
         task: &TaskInfo,
+        command: Option<CommandIo>,
         call: impl FnOnce(&mut Slot) -> wasmtime::Result<R>,
     ) -> (Result<R, TaskError>, RunInfo) {
         let started = Instant::now();
@@ -148,9 +153,14 @@ impl Worker {
             );
         }
         let guest = &task.guest;
-        let mut slot = match self.slots.remove(&guest.inner.id) {
+        let reusable = command.is_none() && self.mode == InstanceMode::Reuse;
+        let existing = match command {
+            Some(_) => None,
+            None => self.slots.remove(&guest.inner.id),
+        };
+        let mut slot = match existing {
             Some(slot) => slot,
-            None => match self.instantiate(guest) {
+            None => match self.instantiate(guest, command) {
                 Ok(slot) => slot,
                 Err(e) => {
                     info.elapsed = started.elapsed();
@@ -176,14 +186,15 @@ impl Worker {
 
         let result = call(&mut slot);
         info.elapsed = started.elapsed();
-        let (stdout, _) = slot.store.data().stdout.take();
+        let (stdout, dropped) = slot.store.data().stdout.take();
         let (stderr, _) = slot.store.data().stderr.take();
         info.stdout = stdout;
+        info.stdout_dropped = dropped;
         info.stderr = stderr;
 
         match result {
             Ok(value) => {
-                if self.mode == InstanceMode::Reuse {
+                if reusable {
                     self.slots.insert(guest.inner.id, slot);
                 }
                 (Ok(value), info)
@@ -201,7 +212,11 @@ impl Worker {
         }
     }
 
-    fn instantiate(&self, guest: &LoadedGuest) -> Result<Slot, SlotError> {
+    fn instantiate(
+        &self,
+        guest: &LoadedGuest,
+        command: Option<CommandIo>,
+    ) -> Result<Slot, SlotError> {
         let component = matches!(guest.inner.pre, Pre::Component(_));
         let state = StoreState::new(
             &guest.inner.grants,
@@ -209,6 +224,7 @@ impl Worker {
             self.limits.memory,
             self.limits.stdio,
             self.abort.clone(),
+            command.map(|io| (&*guest.inner.name, io, self.limits.output)),
         )
         .map_err(|e| SlotError(ErrorKind::Trap, e.to_string()))?;
         let mut store = Store::new(&self.engine, state);
@@ -342,7 +358,7 @@ fn classify(
 }
 
 /// Appends the end of the guest's stderr (a Rust panic message lands there).
-fn with_stderr(mut message: String, stderr: &[u8]) -> String {
+pub(crate) fn with_stderr(mut message: String, stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
     let text = text.trim();
     if !text.is_empty() {
