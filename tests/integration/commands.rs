@@ -47,7 +47,10 @@ async fn a_cli_run_component_is_a_command() {
     assert_eq!(out.value, Value::from(TOP_TEXT));
     assert_eq!(expected_top(TEXT, 10), TOP_TEXT);
 
-    let top1 = pool.submit(&wordfreq, "run", args(TEXT, &["1"])).await.unwrap();
+    let top1 = pool
+        .submit(&wordfreq, "run", args(TEXT, &["1"]))
+        .await
+        .unwrap();
     assert_eq!(top1.value, Value::from("4 the\n"));
 
     let empty = pool.submit(&wordfreq, "run", Value::Null).await.unwrap();
@@ -69,7 +72,10 @@ async fn a_non_zero_exit_fails_the_task_with_its_stderr() {
     assert!(message.contains("exited with status 1"), "{message}");
     assert!(message.contains("K must be a positive number"), "{message}");
     // The worker carries on.
-    let ok = pool.submit(&wordfreq, "run", args(TEXT, &["2"])).await.unwrap();
+    let ok = pool
+        .submit(&wordfreq, "run", args(TEXT, &["2"]))
+        .await
+        .unwrap();
     assert_eq!(ok.value, Value::from("4 the\n2 cat\n"));
 }
 
@@ -120,7 +126,10 @@ async fn command_arguments_are_checked_before_queueing() {
     let pool = pool(1, Duration::from_secs(20));
     let wordfreq = pool.load(Guest::file(guest_path("wordfreq"))).unwrap();
     let err = wordfreq.check("run", &[Value::from(3u64)]).unwrap_err();
-    assert!(err.to_string().contains("expected bytes or a string"), "{err}");
+    assert!(
+        err.to_string().contains("expected bytes or a string"),
+        "{err}"
+    );
     let err = wordfreq
         .check("run", &[Value::from("x"), Value::from("1")])
         .unwrap_err();
@@ -187,8 +196,8 @@ async fn a_c_command_module_runs_unchanged() {
     );
     let rust = pool.load(Guest::file(guest_path("wordfreq"))).unwrap();
 
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-        .unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
     for k in ["1", "5", "40"] {
         let from_c = pool.submit(&c, "run", args(&text, &[k])).await.unwrap();
         let from_rust = pool.submit(&rust, "run", args(&text, &[k])).await.unwrap();
@@ -199,7 +208,10 @@ async fn a_c_command_module_runs_unchanged() {
             "K = {k}"
         );
     }
-    let err = pool.submit(&c, "run", args("x", &["-1"])).await.unwrap_err();
+    let err = pool
+        .submit(&c, "run", args("x", &["-1"]))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Guest);
     assert!(err.to_string().contains("exited with status 2"), "{err}");
 }

@@ -54,7 +54,14 @@ pub fn c_guest(name: &str) -> Option<PathBuf> {
     ));
     let clang = std::env::var("CLANG").unwrap_or_else(|_| "clang".to_owned());
     let result = std::process::Command::new(&clang)
-        .args(["--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-s", "-Wall", "-o"])
+        .args([
+            "--target=wasm32-wasi",
+            "--sysroot=/usr",
+            "-O2",
+            "-s",
+            "-Wall",
+            "-o",
+        ])
         .arg(&partial)
         .arg(&source)
         .output();

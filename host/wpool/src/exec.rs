@@ -23,9 +23,7 @@ pub(crate) fn dynamic(
             let (status, info) = worker.execute(task, Some(io), |slot| run_command(slot, start));
             return command_output(worker, task, status, info);
         }
-        (args, sig) => worker.execute(task, None, |slot| {
-            invoke(slot, task, sig, func.fast, args)
-        }),
+        (args, sig) => worker.execute(task, None, |slot| invoke(slot, task, sig, func.fast, args)),
     };
     let worker_index = info.worker;
     let value = result?;

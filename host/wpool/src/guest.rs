@@ -24,6 +24,10 @@ const BUILTINS: &[(&str, &[u8])] = &[
         "sha256",
         include_bytes!(concat!(env!("OUT_DIR"), "/sha256.wasm")),
     ),
+    (
+        "wordfreq",
+        include_bytes!(concat!(env!("OUT_DIR"), "/wordfreq.wasm")),
+    ),
 ];
 
 /// Where a guest's code comes from, and what it is granted.

@@ -57,3 +57,60 @@ fn fetch_hash_example_hashes_every_page() {
     assert_eq!(got, expected);
     assert_eq!(records[1]["input"], server.url("/b.json"));
 }
+
+#[test]
+fn wordfreq_example_runs_a_command_guest_per_file() {
+    let run = wpool()
+        .current_dir(repo())
+        .args(["run", "examples/wordfreq.toml", "--format", "jsonl"])
+        .run()
+        .success()
+        .stderr_contains("3 tasks: 3 ok, 0 failed");
+    let records = run.json_lines();
+    let by_input: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| (r["input"].as_str().unwrap(), r["value"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        by_input,
+        [
+            ("data/texts/isolation.txt", "4 a\n4 the\n3 no\n"),
+            ("data/texts/pool.txt", "7 the\n3 a\n3 queue\n"),
+            ("data/texts/speed.txt", "5 the\n3 on\n2 compiled\n"),
+        ]
+    );
+}
+
+#[test]
+fn a_failing_command_fails_only_its_task() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.txt", "one two two");
+    let job = write(
+        dir.path(),
+        "job.toml",
+        r#"
+[[task]]
+guest = "wordfreq"
+call = "run"
+each = { files = "*.txt" }
+args = [["1"]]
+
+[[task]]
+name = "bad-k"
+guest = "wordfreq"
+call = "run"
+args = ["one two", ["nope"]]
+"#,
+    );
+    let run = wpool()
+        .args(["run", "--format", "jsonl"])
+        .arg(&job)
+        .run()
+        .status(1);
+    let records = run.json_lines();
+    assert_eq!(records[0]["value"], "2 two\n");
+    assert_eq!(records[1]["ok"], false);
+    assert_eq!(records[1]["error"]["kind"], "guest");
+    let message = records[1]["error"]["message"].as_str().unwrap();
+    assert!(message.contains("K must be a positive number"), "{message}");
+}
