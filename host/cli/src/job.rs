@@ -1,8 +1,8 @@
 //! Job files: the TOML documents the `wpool` CLI runs.
 //!
-//! A job file has an optional `[pool]` table, optional `[guests]`, zero or
-//! more `[[fetch]]` tables, one or more `[[task]]` tables and an optional
-//! `[output]` table. [`Job::parse`] checks the whole file and reports the
+//! A job file has an optional `guest_dirs` list, an optional `[pool]` table,
+//! optional `[guests]`, zero or more `[[fetch]]` tables, one or more
+//! `[[task]]` tables and an optional `[output]` table. [`Job::parse`] checks the whole file and reports the
 //! first problem as a [`JobError`] pointing at the offending key or value.
 
 use std::collections::BTreeMap;
@@ -289,7 +289,13 @@ impl Job {
             _ => PathBuf::from("."),
         };
         let pool = cx.pool(raw.pool.unwrap_or_default())?;
-        let guests = cx.guests(raw.guests.unwrap_or_default(), &base_dir, builtins)?;
+        let mut guests = cx.guests(raw.guests.unwrap_or_default(), &base_dir, builtins)?;
+        cx.guest_dirs(
+            raw.guest_dirs.unwrap_or_default(),
+            &base_dir,
+            builtins,
+            &mut guests,
+        )?;
         let fetches = cx.fetches(raw.fetch.unwrap_or_default())?;
         let tasks = cx.tasks(raw.task, builtins, &guests, &fetches)?;
         let output = cx.output(raw.output.unwrap_or_default())?;
@@ -464,6 +470,54 @@ impl Cx<'_> {
             guests.insert(name.into_inner(), spec);
         }
         Ok(guests)
+    }
+
+    /// `guest_dirs`: every `NAME.wasm` in each folder is the guest `NAME`,
+    /// unless `[guests]` names it already (the explicit entry wins).
+    fn guest_dirs(
+        &self,
+        raw: Vec<Spanned<String>>,
+        base_dir: &Path,
+        builtins: &[&str],
+        guests: &mut BTreeMap<String, GuestSpec>,
+    ) -> Result<(), JobError> {
+        for dir in raw {
+            let range = dir.span();
+            let path = base_dir.join(self.not_empty("guest_dirs", dir)?);
+            let entries = std::fs::read_dir(&path).map_err(|e| {
+                let msg = format!(
+                    "cannot read guest folder `{}`: {}",
+                    path.display(),
+                    tidy_message(&e.to_string())
+                );
+                self.err(range.clone(), msg)
+            })?;
+            let mut files: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "wasm") && p.is_file())
+                .collect();
+            files.sort();
+            for file in files {
+                let Some(name) = file.file_stem().and_then(|s| s.to_str()) else {
+                    continue;
+                };
+                if builtins.contains(&name) {
+                    let msg = format!(
+                        "`{}` has the name of a builtin guest; rename the file",
+                        file.display()
+                    );
+                    return Err(self.err(range.clone(), msg));
+                }
+                guests.entry(name.to_owned()).or_insert_with(|| GuestSpec {
+                    path: file.clone(),
+                    dirs: Vec::new(),
+                    env: Vec::new(),
+                    args: Vec::new(),
+                    span: self.loc(range.clone()),
+                });
+            }
+        }
+        Ok(())
     }
 
     fn fetches(&self, raw: Vec<Spanned<RawFetch>>) -> Result<Vec<FetchSpec>, JobError> {

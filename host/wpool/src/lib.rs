@@ -60,6 +60,7 @@
 
 mod cache;
 mod convert;
+mod dir;
 mod engine;
 mod error;
 mod exec;
@@ -73,6 +74,7 @@ mod value;
 mod worker;
 
 pub use cache::CacheStatus;
+pub use dir::GuestDir;
 pub use error::{BuildError, CallError, ErrorKind, LoadError, TaskError};
 pub use grants::{Access, DirGrant, Grants};
 pub use guest::{Function, Guest, GuestKind, LoadedGuest};

@@ -173,6 +173,15 @@ impl PoolBuilder {
         self
     }
 
+    /// How many instances the pooling allocator reserves room for, across
+    /// all workers and guests (default 1000). Each worker holds one instance
+    /// per guest it has run; instances of guests that were dropped (an old
+    /// version in a [`GuestDir`](crate::GuestDir)) are freed.
+    pub fn max_instances(mut self, n: u32) -> Self {
+        self.max_instances = n.max(1);
+        self
+    }
+
     /// Builds the pool and starts its worker threads.
     pub fn build(self) -> Result<Pool, BuildError> {
         let workers = self

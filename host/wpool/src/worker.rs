@@ -3,15 +3,15 @@
 //! per task), and classifies every failure into a [`TaskError`].
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use crate::engine::Ticker;
 use crate::error::{ErrorKind, TaskError};
-use crate::guest::{LoadedGuest, Pre};
+use crate::guest::{GuestInner, LoadedGuest, Pre};
 use crate::limits::Limits;
 use crate::state::{CommandIo, Interrupt, StoreState};
 
@@ -38,6 +38,9 @@ pub(crate) enum Instance {
 pub(crate) struct Slot {
     pub(crate) store: Store<StoreState>,
     pub(crate) instance: Instance,
+    /// The guest it runs: once every handle to it is gone (say, replaced
+    /// by a newer version in a `GuestDir`), the slot is swept.
+    guest: Weak<GuestInner>,
 }
 
 /// A task's identity, for messages.
@@ -161,7 +164,12 @@ impl Worker {
         let mut slot = match existing {
             Some(slot) => slot,
             None => match self.instantiate(guest, command) {
-                Ok(slot) => slot,
+                Ok(slot) => {
+                    // A new instance: a good moment to drop the ones of
+                    // guests nobody holds any more (and their pool slots).
+                    self.slots.retain(|_, s| s.guest.strong_count() > 0);
+                    slot
+                }
                 Err(e) => {
                     info.elapsed = started.elapsed();
                     return (Err(e.into_task_error(task).on_worker(self.index)), info);
@@ -250,7 +258,11 @@ impl Worker {
             Pre::Module(pre) => pre.instantiate(&mut store).map(Instance::Module),
         };
         match instance {
-            Ok(instance) => Ok(Slot { store, instance }),
+            Ok(instance) => Ok(Slot {
+                store,
+                instance,
+                guest: Arc::downgrade(&guest.inner),
+            }),
             Err(e) => {
                 let stderr = store.data().stderr.take().0;
                 let (kind, detail) = classify(

@@ -13,6 +13,7 @@ use super::ArgValue;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawJob {
+    pub(super) guest_dirs: Option<Vec<Spanned<String>>>,
     pub(super) pool: Option<RawPool>,
     pub(super) guests: Option<BTreeMap<Spanned<String>, Spanned<RawGuest>>>,
     pub(super) fetch: Option<Vec<Spanned<RawFetch>>>,

@@ -114,3 +114,53 @@ args = ["one two", ["nope"]]
     let message = records[1]["error"]["message"].as_str().unwrap();
     assert!(message.contains("K must be a positive number"), "{message}");
 }
+
+/// `guest_dirs`: every `.wasm` in the folder is a guest by file stem; here a
+/// component and a C command module, side by side.
+#[test]
+fn a_guest_folder_provides_guests_by_file_stem() {
+    let dir = tempfile::tempdir().unwrap();
+    let guests = dir.path().join("guests");
+    std::fs::create_dir(&guests).unwrap();
+    std::fs::copy(
+        wpool_tests::guest_path("hostile"),
+        guests.join("hostile.wasm"),
+    )
+    .unwrap();
+    let c = wpool_tests::c_guest("wordfreq");
+    if let Some(c) = &c {
+        std::fs::copy(c, guests.join("wordfreq_c.wasm")).unwrap();
+    }
+    let mut text = String::from(
+        r#"
+guest_dirs = ["guests"]
+
+[[task]]
+guest = "hostile"
+call = "ok"
+each = [1, 2]
+"#,
+    );
+    if c.is_some() {
+        text.push_str(
+            r#"
+[[task]]
+guest = "wordfreq_c"
+call = "run"
+args = ["b a b", ["1"]]
+"#,
+        );
+    }
+    let job = write(dir.path(), "job.toml", &text);
+    let records = wpool()
+        .args(["run", "--format", "jsonl"])
+        .arg(&job)
+        .run()
+        .success()
+        .json_lines();
+    assert_eq!(records[0]["value"], 2);
+    assert_eq!(records[1]["value"], 3);
+    if c.is_some() {
+        assert_eq!(records[2]["value"], "2 b\n");
+    }
+}

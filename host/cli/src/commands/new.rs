@@ -1,0 +1,252 @@
+//! `wpool new NAME`: scaffold a Rust guest crate (a `wasm32-wasip2` component)
+//! from the templates in `host/cli/templates/guest/`, with a WIT world, an
+//! example export, a unit test and a job file that runs it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+/// Create a new Rust guest crate: WIT world, implementation, unit test, job file.
+#[derive(Debug, Args)]
+pub(crate) struct NewArgs {
+    /// The guest's name: lowercase ASCII letters, digits, `-` and `_`, starting
+    /// with a letter (e.g. `word-count`).
+    name: String,
+    /// Directory to create the crate in [default: ./NAME].
+    #[arg(long, value_name = "DIR")]
+    path: Option<PathBuf>,
+    /// Write into a directory that is not empty (generated files are
+    /// overwritten, others are kept).
+    #[arg(long)]
+    force: bool,
+}
+
+/// A file of the new crate and its template, `templates/guest/PATH.tmpl`.
+macro_rules! template {
+    ($path:literal) => {
+        (
+            $path,
+            include_str!(concat!("../../templates/guest/", $path, ".tmpl")),
+        )
+    };
+}
+
+/// The files of a new guest crate: path inside the crate, template text.
+const TEMPLATES: &[(&str, &str)] = &[
+    template!("Cargo.toml"),
+    template!("wit/world.wit"),
+    template!("src/lib.rs"),
+    template!("README.md"),
+    template!("job.toml"),
+    template!(".gitignore"),
+];
+
+/// Names a guest cannot take: Rust keywords (invalid crate names), crates
+/// every Rust program already has, the crate's own dependency, and WIT
+/// keywords (invalid world names); compared after `_` becomes `-`.
+const RESERVED: &str = "
+    abstract as async await become box break const continue crate do dyn else enum extern false
+    final fn for gen if impl in let loop macro match mod move mut override priv pub ref return
+    self static struct super trait true try type typeof unsafe unsized use virtual where while
+    yield alloc core std test proc-macro wit-bindgen
+    u8 u16 u32 u64 s8 s16 s32 s64 f32 f64 char bool string list map option result tuple future
+    stream error-context func resource own borrow record flags variant from interface world
+    import export package constructor include with";
+
+impl NewArgs {
+    pub(crate) fn execute(self) -> Result<ExitCode> {
+        let dir = self.path.unwrap_or_else(|| PathBuf::from(&self.name));
+        let files = scaffold(&self.name, &dir, self.force)?;
+        println!("created guest `{}` in {}:", self.name, dir.display());
+        for file in &files {
+            println!("  {}", file.display());
+        }
+        println!(
+            "\nnext steps:\n  \
+             cd {}\n  \
+             cargo test                                      # unit tests, natively\n  \
+             cargo build --release --target wasm32-wasip2    # rustup target add wasm32-wasip2, once\n  \
+             wpool inspect target/wasm32-wasip2/release/{}.wasm\n  \
+             wpool run job.toml",
+            dir.display(),
+            crate_name(&self.name),
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Writes a new guest crate named `name` into `dir` (created if missing) and
+/// returns the files written. Refuses a directory that is not empty unless
+/// `force`; on error, files already written are left in place.
+pub(crate) fn scaffold(name: &str, dir: &Path, force: bool) -> Result<Vec<PathBuf>> {
+    validate_name(name)?;
+    if dir.exists() && !dir.is_dir() {
+        bail!("`{}` exists and is not a directory", dir.display());
+    }
+    if !force && dir.is_dir() {
+        let mut entries = fs::read_dir(dir)
+            .with_context(|| format!("cannot read directory `{}`", dir.display()))?;
+        if entries.next().is_some() {
+            bail!(
+                "directory `{}` is not empty: choose another with --path, or pass --force to write into it",
+                dir.display()
+            );
+        }
+    }
+    let mut written = Vec::with_capacity(TEMPLATES.len());
+    for (relative, template) in TEMPLATES {
+        let path = dir.join(relative);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create directory `{}`", parent.display()))?;
+        }
+        fs::write(&path, render(template, name))
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Checks that `name` works as a Cargo package, a Rust crate and a WIT world.
+pub(crate) fn validate_name(name: &str) -> Result<()> {
+    let hint = "use lowercase ASCII letters, digits, `-` and `_`, starting with a letter, e.g. `word-count`";
+    let Some(first) = name.chars().next() else {
+        bail!("the guest name is empty: {hint}");
+    };
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !matches!(c, 'a'..='z' | '0'..='9' | '-' | '_'))
+    {
+        let suggestion = name.to_ascii_lowercase();
+        if bad.is_ascii_uppercase() {
+            bail!("invalid guest name `{name}`: it must be lowercase, e.g. `{suggestion}`");
+        }
+        bail!("invalid guest name `{name}`: `{bad}` is not allowed; {hint}");
+    }
+    if !first.is_ascii_lowercase() {
+        bail!("invalid guest name `{name}`: it must start with a letter; {hint}");
+    }
+    if world_name(name).split('-').any(str::is_empty) {
+        bail!(
+            "invalid guest name `{name}`: `-` and `_` must separate words (not end the name or follow each other)"
+        );
+    }
+    if RESERVED
+        .split_whitespace()
+        .any(|word| word == world_name(name))
+    {
+        bail!("invalid guest name `{name}`: it is a Rust or WIT keyword or a reserved crate name");
+    }
+    Ok(())
+}
+
+/// The name as a Rust crate: `-` becomes `_` (the `.wasm` file's stem).
+fn crate_name(name: &str) -> String {
+    name.replace('-', "_")
+}
+
+/// The name as a WIT identifier: `_` becomes `-`, lowercase.
+fn world_name(name: &str) -> String {
+    name.replace('_', "-").to_ascii_lowercase()
+}
+
+/// Fills a template's `{{name}}`, `{{crate}}` and `{{world}}` placeholders.
+fn render(template: &str, name: &str) -> String {
+    template
+        .replace("{{name}}", name)
+        .replace("{{crate}}", &crate_name(name))
+        .replace("{{world}}", &world_name(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_crate_and_wit_friendly_names() {
+        for name in ["wordcount", "word-count", "word_count", "sha-256", "a1"] {
+            assert!(validate_name(name).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_names_with_a_reason() {
+        let cases = [
+            ("", "empty"),
+            ("1guest", "start with a letter"),
+            ("-guest", "start with a letter"),
+            ("MyGuest", "lowercase, e.g. `myguest`"),
+            ("my guest", "` ` is not allowed"),
+            ("my.guest", "`.` is not allowed"),
+            ("my--guest", "separate words"),
+            ("my-_guest", "separate words"),
+            ("guest-", "separate words"),
+            ("fn", "keyword"),
+            ("list", "keyword"),
+            ("error_context", "keyword"),
+            ("std", "reserved"),
+        ];
+        for (name, reason) in cases {
+            let err = validate_name(name).unwrap_err().to_string();
+            assert!(err.contains(reason), "`{name}`: {err}");
+        }
+    }
+
+    #[test]
+    fn renders_every_placeholder() {
+        let text = render("{{name}} {{crate}} {{world}}", "word_count");
+        assert_eq!(text, "word_count word_count word-count");
+        assert_eq!(
+            render("{{name}} {{crate}} {{world}}", "my-guest"),
+            "my-guest my_guest my-guest"
+        );
+    }
+
+    #[test]
+    fn writes_a_crate_with_no_placeholders_left() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("my-guest");
+        let files = scaffold("my-guest", &dir, false).unwrap();
+        assert_eq!(files.len(), TEMPLATES.len());
+        for file in &files {
+            let text = fs::read_to_string(file).unwrap();
+            assert!(
+                !text.contains("{{"),
+                "{} still has a placeholder",
+                file.display()
+            );
+        }
+        let read = |p: &str| fs::read_to_string(dir.join(p)).unwrap();
+        assert!(read("Cargo.toml").contains("name = \"my-guest\""));
+        assert!(read("wit/world.wit").contains("world my-guest {"));
+        assert!(read("src/lib.rs").contains("world: \"my-guest\""));
+        assert!(
+            read("job.toml").contains("my-guest = \"target/wasm32-wasip2/release/my_guest.wasm\"")
+        );
+        toml::from_str::<toml::Table>(&read("job.toml")).unwrap();
+        toml::from_str::<toml::Table>(&read("Cargo.toml")).unwrap();
+    }
+
+    #[test]
+    fn refuses_a_non_empty_directory_unless_forced() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("keep.txt"), "mine").unwrap();
+        let err = scaffold("guest", tmp.path(), false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("not empty") && err.contains("--force"),
+            "{err}"
+        );
+        assert!(!tmp.path().join("Cargo.toml").exists());
+        scaffold("guest", tmp.path(), true).unwrap();
+        assert!(tmp.path().join("Cargo.toml").exists());
+        assert_eq!(
+            fs::read_to_string(tmp.path().join("keep.txt")).unwrap(),
+            "mine"
+        );
+    }
+}
