@@ -12,7 +12,9 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use crate::cache::{Artifact, CacheStatus, CompileCache};
 use crate::error::{BuildError, LoadError};
-use crate::guest::{Function, Guest, GuestInner, GuestKind, LoadedGuest, Pre, Signature, Source};
+use crate::guest::{
+    Function, Guest, GuestInner, GuestKind, Import, Inspection, LoadedGuest, Pre, Signature, Source,
+};
 use crate::state::StoreState;
 
 /// How often the ticker advances the engine's epoch: the resolution of
@@ -24,6 +26,8 @@ pub(crate) struct Runtime {
     pub(crate) engine: Engine,
     component_linker: wasmtime::component::Linker<StoreState>,
     module_linker: wasmtime::Linker<StoreState>,
+    /// Every `(module, name)` the module linker defines.
+    module_imports: std::collections::HashSet<(String, String)>,
     cache: Option<CompileCache>,
     next_guest: AtomicU64,
 }
@@ -55,6 +59,22 @@ impl Runtime {
         let mut module_linker = wasmtime::Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut module_linker, StoreState::p1)
             .map_err(|e| BuildError::Engine(format!("cannot link WASI preview 1: {e}")))?;
+        let module_imports = {
+            let state = StoreState::new(
+                &crate::grants::Grants::default(),
+                false,
+                64 << 10,
+                0,
+                Arc::default(),
+                None,
+            )
+            .map_err(|e| BuildError::Engine(e.to_string()))?;
+            let mut store = wasmtime::Store::new(&engine, state);
+            module_linker
+                .iter(&mut store)
+                .map(|(module, name, _)| (module.to_owned(), name.to_owned()))
+                .collect()
+        };
         let cache = options
             .cache_dir
             .clone()
@@ -63,6 +83,7 @@ impl Runtime {
             engine,
             component_linker,
             module_linker,
+            module_imports,
             cache,
             next_guest: AtomicU64::new(0),
         })
@@ -70,6 +91,76 @@ impl Runtime {
 
     /// Reads, compiles (or loads from the cache) and links `guest`.
     pub(crate) fn load(&self, guest: &Guest, pool_id: u64) -> Result<LoadedGuest, LoadError> {
+        let compiled = self.compile(guest)?;
+        let name = compiled.name.clone();
+        let link_err = |e: wasmtime::Error| LoadError::Link {
+            name: name.clone(),
+            message: format!("{e:#}"),
+        };
+        let pre = match &compiled.artifact {
+            Artifact::Component(component) => Pre::Component(
+                self.component_linker
+                    .instantiate_pre(component)
+                    .map_err(link_err)?,
+            ),
+            Artifact::Module(module) => Pre::Module(
+                self.module_linker
+                    .instantiate_pre(module)
+                    .map_err(link_err)?,
+            ),
+        };
+        Ok(LoadedGuest {
+            inner: Arc::new(GuestInner {
+                id: self.next_guest.fetch_add(1, Ordering::Relaxed),
+                pool_id,
+                name: compiled.name.into(),
+                kind: compiled.kind,
+                pre,
+                functions: compiled.functions,
+                imports: compiled.imports.into_iter().map(|i| i.name).collect(),
+                grants: guest.grants.clone(),
+                cache: compiled.cache,
+            }),
+        })
+    }
+
+    /// What [`load`](Runtime::load) would load, and whether it can run:
+    /// compiles `guest` but reports a missing import instead of failing.
+    pub(crate) fn inspect(&self, guest: &Guest) -> Result<Inspection, LoadError> {
+        let compiled = self.compile(guest)?;
+        let linked = match &compiled.artifact {
+            Artifact::Component(component) => {
+                self.component_linker.instantiate_pre(component).map(drop)
+            }
+            Artifact::Module(module) => self.module_linker.instantiate_pre(module).map(drop),
+        };
+        let missing: Vec<&Import> = compiled.imports.iter().filter(|i| !i.provided).collect();
+        let problem = match (linked, missing.as_slice()) {
+            (Ok(()), _) => None,
+            (Err(_), [first, ..]) => Some(format!(
+                "it imports {}, which wpool does not provide{}",
+                missing
+                    .iter()
+                    .map(|i| format!("`{}`", i.name))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                hint(&first.name)
+            )),
+            (Err(e), []) => Some(format!("{e:#}")),
+        };
+        Ok(Inspection {
+            name: compiled.name,
+            kind: compiled.kind,
+            functions: compiled.functions,
+            imports: compiled.imports,
+            cache: compiled.cache,
+            problem,
+        })
+    }
+
+    /// Reads and compiles (or loads from the cache) a guest, and reads its
+    /// kind, exports and imports.
+    fn compile(&self, guest: &Guest) -> Result<Compiled, LoadError> {
         let name = guest.name();
         for dir in guest.grants.dirs() {
             if !dir.host_path.is_dir() {
@@ -118,13 +209,9 @@ impl Runtime {
         }
         .map_err(|e| compile_err(format!("{e:#}")))?;
 
-        let link_err = |e: wasmtime::Error| LoadError::Link {
-            name: name.clone(),
-            message: format!("{e:#}"),
-        };
-        let (pre, kind, functions, imports) = match artifact {
+        let (kind, functions, imports) = match &artifact {
             Artifact::Component(component) => {
-                let mut functions = component_functions(engine, &component);
+                let mut functions = component_functions(engine, component);
                 let mut kind = GuestKind::Component;
                 if let Some(run) = functions.iter().find(|f| is_cli_run(f.name())) {
                     let Signature::Component { index, .. } = run.sig else {
@@ -136,13 +223,12 @@ impl Runtime {
                 let imports = component
                     .component_type()
                     .imports(engine)
-                    .map(|(n, _)| n.to_owned())
+                    .map(|(n, _)| Import {
+                        provided: provides_component_import(n),
+                        name: n.to_owned(),
+                    })
                     .collect();
-                let pre = self
-                    .component_linker
-                    .instantiate_pre(&component)
-                    .map_err(link_err)?;
-                (Pre::Component(pre), kind, functions, imports)
+                (kind, functions, imports)
             }
             Artifact::Module(module) => {
                 let is_command = module
@@ -164,28 +250,62 @@ impl Runtime {
                 };
                 let imports = module
                     .imports()
-                    .map(|i| format!("{}::{}", i.module(), i.name()))
+                    .map(|i| Import {
+                        name: format!("{}::{}", i.module(), i.name()),
+                        provided: self
+                            .module_imports
+                            .contains(&(i.module().to_owned(), i.name().to_owned())),
+                    })
                     .collect();
-                let pre = self
-                    .module_linker
-                    .instantiate_pre(&module)
-                    .map_err(link_err)?;
-                (Pre::Module(pre), kind, functions, imports)
+                (kind, functions, imports)
             }
         };
-        Ok(LoadedGuest {
-            inner: Arc::new(GuestInner {
-                id: self.next_guest.fetch_add(1, Ordering::Relaxed),
-                pool_id,
-                name: name.into(),
-                kind,
-                pre,
-                functions,
-                imports,
-                grants: guest.grants.clone(),
-                cache,
-            }),
+        Ok(Compiled {
+            name,
+            artifact,
+            cache,
+            kind,
+            functions,
+            imports,
         })
+    }
+}
+
+/// A guest compiled but not linked.
+struct Compiled {
+    name: String,
+    artifact: Artifact,
+    cache: CacheStatus,
+    kind: GuestKind,
+    functions: Vec<Function>,
+    imports: Vec<Import>,
+}
+
+/// The WASI preview 2 interfaces wpool links for components (`wasi:sockets`
+/// is linked, but every socket operation is denied).
+const PROVIDED_INTERFACES: &[&str] = &[
+    "wasi:cli/",
+    "wasi:clocks/",
+    "wasi:filesystem/",
+    "wasi:io/",
+    "wasi:random/",
+    "wasi:sockets/",
+];
+
+fn provides_component_import(name: &str) -> bool {
+    PROVIDED_INTERFACES.iter().any(|p| name.starts_with(p)) && name.contains("@0.2.")
+}
+
+/// Advice for a well-known missing import.
+fn hint(import: &str) -> &'static str {
+    if import.starts_with("wasi:http/") {
+        " (guests get no network: fetch the data in the job with [[fetch]] and pass the bodies in)"
+    } else if import.starts_with("wasi:") && import.contains("@0.3") {
+        " (WASI 0.3 is not supported yet: build for wasm32-wasip2)"
+    } else if import.starts_with("env::") {
+        " (an `env` import usually means a module built for the web or emscripten, not WASI)"
+    } else {
+        ""
     }
 }
 

@@ -144,6 +144,37 @@ impl fmt::Display for GuestKind {
     }
 }
 
+/// One import of a guest, and whether wpool provides it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    /// `wasi:cli/environment@0.2.0` for a component, `module::name` for a
+    /// core module.
+    pub name: String,
+    /// Whether wpool links it (what a guest actually reaches through it still
+    /// depends on its grants).
+    pub provided: bool,
+}
+
+/// What [`Pool::inspect`](crate::Pool::inspect) found out about a guest:
+/// its kind, exports and imports, and why it cannot run if it cannot.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Inspection {
+    /// The guest's name.
+    pub name: String,
+    /// Component, core module or WASI command.
+    pub kind: GuestKind,
+    /// The exported functions, with their signatures.
+    pub functions: Vec<Function>,
+    /// Every import, marked provided or not.
+    pub imports: Vec<Import>,
+    /// Whether the compiled code came from the on-disk cache.
+    pub cache: CacheStatus,
+    /// Why the guest cannot run (`None` when it can), e.g. an import of
+    /// `wasi:http` that wpool does not provide.
+    pub problem: Option<String>,
+}
+
 /// A compiled guest, linked and ready to instantiate on every worker of the
 /// pool that loaded it. Cheap to clone.
 #[derive(Clone)]

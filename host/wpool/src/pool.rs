@@ -13,7 +13,7 @@ use crate::cache::CompileCache;
 use crate::engine::{EngineOptions, Runtime, Ticker};
 use crate::error::{BuildError, ErrorKind, LoadError, TaskError};
 use crate::exec;
-use crate::guest::{Guest, LoadedGuest};
+use crate::guest::{Guest, Inspection, LoadedGuest};
 use crate::limits::{DEFAULT_MEMORY_LIMIT, DEFAULT_OUTPUT_LIMIT, DEFAULT_STDIO_LIMIT, Limits};
 use crate::value::{IntoArgs, Value};
 use crate::worker::{InstanceMode, Job, TaskInfo, Worker};
@@ -339,6 +339,27 @@ impl Pool {
                 },
                 other => other,
             })
+    }
+
+    /// Compiles a guest and describes it (kind, exports with signatures,
+    /// imports and which wpool provides) without needing it to link: a guest
+    /// that cannot run says why in [`Inspection::problem`]. Fails only when
+    /// the guest cannot be read or compiled.
+    ///
+    /// ```
+    /// let pool = wpool::Pool::builder().workers(1).no_cache().build()?;
+    /// let wants_http = wpool::Guest::bytes(
+    ///     "fetcher",
+    ///     r#"(module (import "wasi:http" "get" (func)) (func (export "go")))"#,
+    /// );
+    /// let report = pool.inspect(wants_http)?;
+    /// assert_eq!(report.kind, wpool::GuestKind::Module);
+    /// assert!(!report.imports[0].provided);
+    /// assert!(report.problem.unwrap().contains("`wasi:http::get`"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn inspect(&self, guest: Guest) -> Result<Inspection, LoadError> {
+        self.inner.runtime.inspect(&guest)
     }
 
     fn task_info(&self, guest: &LoadedGuest, func: &str) -> TaskInfo {

@@ -17,35 +17,66 @@ pub(crate) struct InspectArgs {
 }
 
 impl InspectArgs {
+    /// Exit status 0 when the guest can run, 1 when it cannot (the reason is
+    /// printed), 2 when it cannot be read or compiled.
     pub(crate) fn execute(self) -> Result<ExitCode> {
         let pool = self.cache.inspection_pool()?;
-        let guest = pool
-            .load(guest_from_arg(&self.guest))
+        let report = pool
+            .inspect(guest_from_arg(&self.guest))
             .with_context(|| format!("cannot load `{}`", self.guest))?;
-        println!("guest: {}", guest.name());
-        println!("kind: {}", guest.kind());
+        println!("guest: {}", report.name);
+        println!(
+            "kind: {}{}",
+            report.kind,
+            match report.kind {
+                wpool::GuestKind::Command =>
+                    " (`run`: the task input on stdin, its stdout is the result)",
+                wpool::GuestKind::Module => " (numeric exports)",
+                _ => " (WIT-typed exports)",
+            }
+        );
         println!(
             "compiled: {}",
-            match guest.cache_status() {
+            match report.cache {
                 wpool::CacheStatus::Hit => "cache hit",
                 wpool::CacheStatus::Miss => "cache miss (compiled now)",
                 _ => "cache disabled",
             }
         );
         println!("imports:");
-        if guest.imports().is_empty() {
+        if report.imports.is_empty() {
             println!("  (none)");
         }
-        for import in guest.imports() {
-            println!("  {import} (provided by wpool)");
+        let width = report
+            .imports
+            .iter()
+            .map(|i| i.name.len())
+            .max()
+            .unwrap_or(0);
+        for import in &report.imports {
+            let status = if import.provided {
+                "provided by wpool"
+            } else {
+                "NOT PROVIDED"
+            };
+            println!("  {:width$}  {status}", import.name);
         }
         println!("exports:");
-        if guest.functions().is_empty() {
+        if report.functions.is_empty() {
             println!("  (no functions)");
         }
-        for function in guest.functions() {
+        for function in &report.functions {
             println!("  {}: {}", function.name(), function.signature());
         }
-        Ok(ExitCode::SUCCESS)
+        match report.problem {
+            None => {
+                println!("status: runnable");
+                Ok(ExitCode::SUCCESS)
+            }
+            Some(problem) => {
+                println!("status: cannot run: {problem}");
+                Ok(ExitCode::from(1))
+            }
+        }
     }
 }

@@ -44,9 +44,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     template!(".gitignore"),
 ];
 
-/// Names a guest cannot take: Rust keywords (invalid crate names), crates
-/// every Rust program already has, the crate's own dependency, and WIT
-/// keywords (invalid world names); compared after `_` becomes `-`.
+/// Names a guest cannot take (after `_` becomes `-`): Rust keywords, built-in
+/// crates, its own dependency, and WIT keywords.
 const RESERVED: &str = "
     abstract as async await become box break const continue crate do dyn else enum extern false
     final fn for gen if impl in let loop macro match mod move mut override priv pub ref return
@@ -83,61 +82,41 @@ impl NewArgs {
 /// `force`; on error, files already written are left in place.
 pub(crate) fn scaffold(name: &str, dir: &Path, force: bool) -> Result<Vec<PathBuf>> {
     validate_name(name)?;
-    if dir.exists() && !dir.is_dir() {
-        bail!("`{}` exists and is not a directory", dir.display());
+    if !force && fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) {
+        let dir = dir.display();
+        bail!("`{dir}` is not empty: pass `--force` to write into it, or choose another `--path`");
     }
-    if !force && dir.is_dir() {
-        let mut entries = fs::read_dir(dir)
-            .with_context(|| format!("cannot read directory `{}`", dir.display()))?;
-        if entries.next().is_some() {
-            bail!(
-                "directory `{}` is not empty: choose another with --path, or pass --force to write into it",
-                dir.display()
-            );
-        }
-    }
-    let mut written = Vec::with_capacity(TEMPLATES.len());
-    for (relative, template) in TEMPLATES {
+    let write = |(relative, template): &(&str, &str)| {
         let path = dir.join(relative);
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create directory `{}`", parent.display()))?;
-        }
+        let parent = path.parent().unwrap_or(dir);
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create `{}`", parent.display()))?;
         fs::write(&path, render(template, name))
             .with_context(|| format!("cannot write `{}`", path.display()))?;
-        written.push(path);
-    }
-    Ok(written)
+        Ok(path)
+    };
+    TEMPLATES.iter().map(write).collect()
 }
 
 /// Checks that `name` works as a Cargo package, a Rust crate and a WIT world.
-pub(crate) fn validate_name(name: &str) -> Result<()> {
-    let hint = "use lowercase ASCII letters, digits, `-` and `_`, starting with a letter, e.g. `word-count`";
-    let Some(first) = name.chars().next() else {
-        bail!("the guest name is empty: {hint}");
-    };
-    if let Some(bad) = name
+fn validate_name(name: &str) -> Result<()> {
+    let rule = "use lowercase letters, digits, `-` and `_`, starting with a letter";
+    let world = world_name(name);
+    if name.is_empty() {
+        bail!("the guest name is empty: {rule}, e.g. `word-count`");
+    } else if name.chars().any(|c| c.is_ascii_uppercase()) {
+        let lower = name.to_ascii_lowercase();
+        bail!("invalid guest name `{name}`: it must be lowercase, e.g. `{lower}`");
+    } else if let Some(bad) = name
         .chars()
         .find(|c| !matches!(c, 'a'..='z' | '0'..='9' | '-' | '_'))
     {
-        let suggestion = name.to_ascii_lowercase();
-        if bad.is_ascii_uppercase() {
-            bail!("invalid guest name `{name}`: it must be lowercase, e.g. `{suggestion}`");
-        }
-        bail!("invalid guest name `{name}`: `{bad}` is not allowed; {hint}");
-    }
-    if !first.is_ascii_lowercase() {
-        bail!("invalid guest name `{name}`: it must start with a letter; {hint}");
-    }
-    if world_name(name).split('-').any(str::is_empty) {
-        bail!(
-            "invalid guest name `{name}`: `-` and `_` must separate words (not end the name or follow each other)"
-        );
-    }
-    if RESERVED
-        .split_whitespace()
-        .any(|word| word == world_name(name))
-    {
+        bail!("invalid guest name `{name}`: `{bad}` is not allowed; {rule}");
+    } else if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        bail!("invalid guest name `{name}`: it must start with a letter; {rule}");
+    } else if world.split('-').any(str::is_empty) {
+        bail!("invalid guest name `{name}`: `-` and `_` must separate words; {rule}");
+    } else if RESERVED.split_whitespace().any(|word| word == world) {
         bail!("invalid guest name `{name}`: it is a Rust or WIT keyword or a reserved crate name");
     }
     Ok(())
@@ -166,43 +145,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn accepts_crate_and_wit_friendly_names() {
+    fn names_must_suit_cargo_rust_and_wit() {
         for name in ["wordcount", "word-count", "word_count", "sha-256", "a1"] {
             assert!(validate_name(name).is_ok(), "{name}");
         }
-    }
-
-    #[test]
-    fn rejects_bad_names_with_a_reason() {
-        let cases = [
-            ("", "empty"),
-            ("1guest", "start with a letter"),
-            ("-guest", "start with a letter"),
+        assert!(validate_name("").unwrap_err().to_string().contains("empty"));
+        for (names, reason) in [
+            ("1guest -guest", "start with a letter"),
             ("MyGuest", "lowercase, e.g. `myguest`"),
-            ("my guest", "` ` is not allowed"),
-            ("my.guest", "`.` is not allowed"),
-            ("my--guest", "separate words"),
-            ("my-_guest", "separate words"),
-            ("guest-", "separate words"),
-            ("fn", "keyword"),
-            ("list", "keyword"),
-            ("error_context", "keyword"),
-            ("std", "reserved"),
-        ];
-        for (name, reason) in cases {
-            let err = validate_name(name).unwrap_err().to_string();
-            assert!(err.contains(reason), "`{name}`: {err}");
+            ("my.guest my/guest", "is not allowed"),
+            ("my--guest my-_guest guest-", "separate words"),
+            ("fn list error_context std", "keyword"),
+        ] {
+            for name in names.split(' ') {
+                let err = validate_name(name).unwrap_err().to_string();
+                assert!(err.contains(reason), "`{name}`: {err}");
+            }
         }
     }
 
     #[test]
     fn renders_every_placeholder() {
-        let text = render("{{name}} {{crate}} {{world}}", "word_count");
-        assert_eq!(text, "word_count word_count word-count");
-        assert_eq!(
-            render("{{name}} {{crate}} {{world}}", "my-guest"),
-            "my-guest my_guest my-guest"
-        );
+        let text = "{{name}} {{crate}} {{world}}";
+        assert_eq!(render(text, "a_b"), "a_b a_b a-b");
+        assert_eq!(render(text, "a-b"), "a-b a_b a-b");
     }
 
     #[test]
@@ -211,42 +177,28 @@ mod tests {
         let dir = tmp.path().join("my-guest");
         let files = scaffold("my-guest", &dir, false).unwrap();
         assert_eq!(files.len(), TEMPLATES.len());
+        let read = |p: &Path| fs::read_to_string(dir.join(p)).unwrap();
         for file in &files {
-            let text = fs::read_to_string(file).unwrap();
-            assert!(
-                !text.contains("{{"),
-                "{} still has a placeholder",
-                file.display()
-            );
+            assert!(!read(file).contains("{{"), "{}", file.display());
         }
-        let read = |p: &str| fs::read_to_string(dir.join(p)).unwrap();
-        assert!(read("Cargo.toml").contains("name = \"my-guest\""));
-        assert!(read("wit/world.wit").contains("world my-guest {"));
-        assert!(read("src/lib.rs").contains("world: \"my-guest\""));
-        assert!(
-            read("job.toml").contains("my-guest = \"target/wasm32-wasip2/release/my_guest.wasm\"")
-        );
-        toml::from_str::<toml::Table>(&read("job.toml")).unwrap();
-        toml::from_str::<toml::Table>(&read("Cargo.toml")).unwrap();
+        assert!(read("Cargo.toml".as_ref()).contains("name = \"my-guest\""));
+        assert!(read("wit/world.wit".as_ref()).contains("world my-guest {"));
+        assert!(read("src/lib.rs".as_ref()).contains("world: \"my-guest\""));
+        let job = read("job.toml".as_ref());
+        assert!(job.contains("my-guest = \"target/wasm32-wasip2/release/my_guest.wasm\""));
+        toml::from_str::<toml::Table>(&job).unwrap();
     }
 
     #[test]
     fn refuses_a_non_empty_directory_unless_forced() {
         let tmp = tempfile::tempdir().unwrap();
-        fs::write(tmp.path().join("keep.txt"), "mine").unwrap();
-        let err = scaffold("guest", tmp.path(), false)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("not empty") && err.contains("--force"),
-            "{err}"
-        );
+        let keep = tmp.path().join("keep.txt");
+        fs::write(&keep, "mine").unwrap();
+        let err = scaffold("guest", tmp.path(), false).unwrap_err();
+        assert!(err.to_string().contains("not empty"), "{err}");
         assert!(!tmp.path().join("Cargo.toml").exists());
         scaffold("guest", tmp.path(), true).unwrap();
         assert!(tmp.path().join("Cargo.toml").exists());
-        assert_eq!(
-            fs::read_to_string(tmp.path().join("keep.txt")).unwrap(),
-            "mine"
-        );
+        assert_eq!(fs::read_to_string(keep).unwrap(), "mine");
     }
 }

@@ -88,3 +88,82 @@ fn help_shows_examples() {
         .stdout_contains("wpool run examples/heavy_calc.toml")
         .stdout_contains("Exit status");
 }
+
+#[test]
+fn inspect_a_command_guest() {
+    let run = wpool()
+        .args(["inspect", "wordfreq"])
+        .run()
+        .success()
+        .stdout_contains("kind: WASI command")
+        .stdout_contains("run: func(stdin: list<u8>, args?: list<string>) -> string")
+        .stdout_contains("status: runnable");
+    let stdin_line = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("wasi:cli/stdin@0.2"))
+        .unwrap_or_else(|| panic!("no stdin import in:\n{}", run.stdout));
+    assert!(stdin_line.ends_with("provided by wpool"), "{stdin_line}");
+
+    if let Some(c) = wpool_tests::c_guest("wordfreq") {
+        let run = wpool()
+            .arg("inspect")
+            .arg(&c)
+            .run()
+            .success()
+            .stdout_contains("kind: WASI command")
+            .stdout_contains("status: runnable");
+        let fd_read = run
+            .stdout
+            .lines()
+            .find(|l| l.contains("wasi_snapshot_preview1::fd_read"))
+            .unwrap_or_else(|| panic!("no fd_read import in:\n{}", run.stdout));
+        assert!(fd_read.ends_with("provided by wpool"), "{fd_read}");
+    }
+}
+
+/// A guest that cannot run is still described, with the reason, exit 1.
+#[test]
+fn inspect_says_why_a_guest_cannot_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = crate::write(
+        dir.path(),
+        "http.wat",
+        r#"(component
+             (import "wasi:http/outgoing-handler@0.2.0" (instance
+               (export "handle" (func))))
+             (import "wasi:cli/environment@0.2.0" (instance
+               (export "get-arguments" (func (result (list string)))))))"#,
+    );
+    let run = wpool()
+        .arg("inspect")
+        .arg(&http)
+        .run()
+        .status(1)
+        .stdout_contains("kind: component")
+        .stdout_contains("status: cannot run: it imports `wasi:http/outgoing-handler@0.2.0`")
+        .stdout_contains("guests get no network");
+    let line = |name: &str| {
+        run.stdout
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no `{name}` in:\n{}", run.stdout))
+            .to_owned()
+    };
+    assert!(line("wasi:http/outgoing").ends_with("NOT PROVIDED"));
+    assert!(line("wasi:cli/environment").ends_with("provided by wpool"));
+
+    let env = crate::write(
+        dir.path(),
+        "env.wat",
+        r#"(module (import "env" "emscripten_memcpy" (func)) (func (export "go")))"#,
+    );
+    wpool()
+        .arg("inspect")
+        .arg(&env)
+        .run()
+        .status(1)
+        .stdout_contains("go: func()")
+        .stdout_contains("env::emscripten_memcpy  NOT PROVIDED")
+        .stdout_contains("emscripten");
+}
