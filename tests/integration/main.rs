@@ -3,6 +3,7 @@
 mod builtins; // heavy_calc and sha256: the seed's results, FIPS vectors, native parity
 mod cache; // the on-disk compile cache is hit by a second pool
 mod calls; // dynamic calls: every WIT type, core modules, bad calls rejected up front
+mod capabilities; // the host digest capability: off unless granted, used when granted
 mod commands; // WASI command guests (Rust component, C module): stdin in, stdout out
 mod concurrency; // workers really run at once; map order; cancellation; shutdown
 mod conversion; // property tests: arbitrary values against every signature never panic

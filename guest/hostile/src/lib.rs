@@ -3,7 +3,7 @@
 use std::hint::black_box;
 use std::io::Write;
 
-wit_bindgen::generate!({ world: "hostile", path: "../wit" });
+wit_bindgen::generate!({ world: "hostile", path: "../wit", generate_all });
 
 struct Hostile;
 
@@ -79,6 +79,10 @@ impl Guest for Hostile {
 
     fn args() -> Vec<String> {
         std::env::args().collect()
+    }
+
+    fn host_sha256(data: Vec<u8>) -> Vec<u8> {
+        wpool::host::digest::sha256(&data)
     }
 }
 

@@ -73,8 +73,10 @@ pub use wpool::InstanceMode;
 /// A guest declared under `[guests]`.
 #[derive(Debug, Clone)]
 pub struct GuestSpec {
-    /// The `.wasm` file, resolved against [`Job::base_dir`] (existence is not checked).
-    pub path: PathBuf,
+    /// Where its code comes from.
+    pub source: GuestSource,
+    /// Whether it is granted the host's `digest` capability.
+    pub digest: bool,
     /// Host folders made visible to the guest.
     pub dirs: Vec<DirGrant>,
     /// Environment variables, sorted by name.
@@ -83,6 +85,15 @@ pub struct GuestSpec {
     pub args: Vec<String>,
     /// Location of the guest's value in the job file.
     pub span: Location,
+}
+
+/// Where a declared guest's code comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuestSource {
+    /// A `.wasm` file, resolved against [`Job::base_dir`] (existence is not checked).
+    File(PathBuf),
+    /// A built-in guest, under another name (to give it grants).
+    Builtin(String),
 }
 
 /// A host folder granted to a guest.
@@ -445,14 +456,39 @@ impl Cx<'_> {
                     return Err(self.err(range, "guest path must not be empty"));
                 }
                 RawGuest::Path(p) => GuestSpec {
-                    path: base_dir.join(p),
+                    source: GuestSource::File(base_dir.join(p)),
+                    digest: false,
                     dirs: Vec::new(),
                     env: Vec::new(),
                     args: Vec::new(),
                     span,
                 },
                 RawGuest::Table(t) => GuestSpec {
-                    path: base_dir.join(self.not_empty("path", t.path)?),
+                    source: match (t.path, t.builtin) {
+                        (Some(path), None) => {
+                            GuestSource::File(base_dir.join(self.not_empty("path", path)?))
+                        }
+                        (None, Some(builtin)) => {
+                            let at = builtin.span();
+                            let builtin = self.not_empty("builtin", builtin)?;
+                            if !builtins.contains(&builtin.as_str()) {
+                                let msg = format!(
+                                    "unknown built-in guest `{builtin}`; expected one of {}",
+                                    backticked(builtins.iter().copied())
+                                );
+                                return Err(self.err(at, msg));
+                            }
+                            GuestSource::Builtin(builtin)
+                        }
+                        (Some(_), Some(builtin)) => {
+                            return Err(self
+                                .err(builtin.span(), "give either `path` or `builtin`, not both"));
+                        }
+                        (None, None) => {
+                            return Err(self.err(range, "missing `path` (or `builtin`)"));
+                        }
+                    },
+                    digest: t.digest.unwrap_or(false),
                     dirs: (t.dirs.unwrap_or_default().into_iter())
                         .map(|d| {
                             Ok(DirGrant {
@@ -509,7 +545,8 @@ impl Cx<'_> {
                     return Err(self.err(range.clone(), msg));
                 }
                 guests.entry(name.to_owned()).or_insert_with(|| GuestSpec {
-                    path: file.clone(),
+                    source: GuestSource::File(file.clone()),
+                    digest: false,
                     dirs: Vec::new(),
                     env: Vec::new(),
                     args: Vec::new(),

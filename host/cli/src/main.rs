@@ -21,6 +21,7 @@ Examples:
   wpool inspect sha256                            show a guest's kind, imports and exports
   wpool inspect path/to/guest.wasm
   wpool guests                                    list the built-in guests
+  wpool new my-guest                              scaffold a Rust guest crate (see GUESTS.md)
 
 Exit status: 0 when every task succeeded, 1 when any task failed,
 2 for usage or job-file errors (nothing ran).";
@@ -46,6 +47,8 @@ enum Command {
     Inspect(commands::inspect::InspectArgs),
     /// List the built-in guests and their functions.
     Guests(commands::guests::GuestsArgs),
+    /// Create a new Rust guest crate: WIT, one export, a test and a job file.
+    New(commands::new::NewArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         Command::Run(args) => args.execute(),
         Command::Inspect(args) => args.execute(),
         Command::Guests(args) => args.execute(),
+        Command::New(args) => args.execute(),
     };
     match result {
         Ok(code) => code,

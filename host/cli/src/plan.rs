@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use wpool::{Access, Grants, Guest, LoadedGuest, Pool, Value};
 
-use crate::job::{Each, Job, JobError, Location, TaskSpec};
+use crate::job::{Each, GuestSource, Job, JobError, Location, TaskSpec};
 
 /// A job ready to run.
 pub(crate) struct Plan {
@@ -150,10 +150,14 @@ fn load_guest(job: &Job, pool: &Pool, spec: &TaskSpec) -> Result<LoadedGuest, Jo
             for arg in &declared.args {
                 grants = grants.arg(arg);
             }
+            let guest = match &declared.source {
+                GuestSource::File(path) => Guest::file(path),
+                GuestSource::Builtin(name) => Guest::builtin(name),
+            };
             (
-                Guest::file(&declared.path)
+                guest
                     .named(&spec.guest)
-                    .grants(grants),
+                    .grants(grants.digest(declared.digest)),
                 declared.span,
             )
         }

@@ -23,10 +23,30 @@ pub const TARGET: &str = "wasm32-wasip2";
 /// Panics (failing the build script with the message) when the wasm target is
 /// not installed or the guest build fails.
 pub fn build(guest_dir: &Path, packages: &[&str]) -> Vec<PathBuf> {
+    build_with(guest_dir, packages, "", &[])
+}
+
+/// [`build`] with extra `rustflags` (e.g. `-Ctarget-feature=+simd128` for a
+/// guest that wants wasm SIMD), in a target directory of their own named
+/// `guests-<flavour>`, so that guests built with and without them do not
+/// rebuild each other.
+///
+/// # Panics
+///
+/// As [`build`].
+pub fn build_with(
+    guest_dir: &Path,
+    packages: &[&str],
+    flavour: &str,
+    rustflags: &[&str],
+) -> Vec<PathBuf> {
     check_target_installed();
     rerun_if_changed(guest_dir, packages);
 
-    let target_dir = shared_target_dir();
+    let mut target_dir = shared_target_dir();
+    if !flavour.is_empty() {
+        target_dir.set_file_name(format!("guests-{flavour}"));
+    }
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.arg("build")
@@ -48,6 +68,9 @@ pub fn build(guest_dir: &Path, packages: &[&str]) -> Vec<PathBuf> {
         if inherited || key == "RUSTFLAGS" || key == "RUSTC_WORKSPACE_WRAPPER" {
             cmd.env_remove(key);
         }
+    }
+    if !rustflags.is_empty() {
+        cmd.env("CARGO_ENCODED_RUSTFLAGS", rustflags.join("\x1f"));
     }
     let status = cmd
         .status()

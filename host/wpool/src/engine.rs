@@ -56,6 +56,8 @@ impl Runtime {
         let mut component_linker = wasmtime::component::Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut component_linker)
             .map_err(|e| BuildError::Engine(format!("cannot link WASI preview 2: {e}")))?;
+        crate::capability::add_to_linker(&mut component_linker)
+            .map_err(|e| BuildError::Engine(format!("cannot link wpool:host: {e}")))?;
         let mut module_linker = wasmtime::Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut module_linker, StoreState::p1)
             .map_err(|e| BuildError::Engine(format!("cannot link WASI preview 1: {e}")))?;
@@ -293,7 +295,8 @@ const PROVIDED_INTERFACES: &[&str] = &[
 ];
 
 fn provides_component_import(name: &str) -> bool {
-    PROVIDED_INTERFACES.iter().any(|p| name.starts_with(p)) && name.contains("@0.2.")
+    (PROVIDED_INTERFACES.iter().any(|p| name.starts_with(p)) && name.contains("@0.2."))
+        || crate::capability::INTERFACES.contains(&name)
 }
 
 /// Advice for a well-known missing import.

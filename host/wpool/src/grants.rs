@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 /// Capabilities granted to a guest. The default grants nothing: no files, no
-/// environment variables, no arguments. Guests never get sockets, whatever the
-/// grants: wpool's host does the fetching.
+/// environment variables, no arguments, no host capabilities. Guests never
+/// get sockets, whatever the grants: wpool's host does the fetching.
 ///
 /// ```
 /// let grants = wpool::Grants::new()
@@ -18,6 +18,7 @@ pub struct Grants {
     dirs: Vec<DirGrant>,
     env: Vec<(String, String)>,
     args: Vec<String>,
+    digest: bool,
 }
 
 /// How a granted directory may be used.
@@ -73,6 +74,21 @@ impl Grants {
         self
     }
 
+    /// Grants (or not) the host's `digest` capability: the guest's calls of
+    /// `wpool:host/digest.sha256` are answered by the host, natively (SHA
+    /// instructions where the CPU has them) over the guest's own memory.
+    /// Without it that import's `enabled` says `false` and `sha256` traps.
+    /// The built-in `sha256` guest uses it when granted.
+    pub fn digest(mut self, granted: bool) -> Self {
+        self.digest = granted;
+        self
+    }
+
+    /// Whether the `digest` capability is granted.
+    pub fn has_digest(&self) -> bool {
+        self.digest
+    }
+
     /// The granted directories.
     pub fn dirs(&self) -> &[DirGrant] {
         &self.dirs
@@ -90,6 +106,6 @@ impl Grants {
 
     /// Whether nothing is granted.
     pub fn is_empty(&self) -> bool {
-        self.dirs.is_empty() && self.env.is_empty() && self.args.is_empty()
+        self.dirs.is_empty() && self.env.is_empty() && self.args.is_empty() && !self.digest
     }
 }

@@ -59,6 +59,7 @@
 #![deny(missing_docs)]
 
 mod cache;
+mod capability;
 mod convert;
 mod dir;
 mod engine;

@@ -57,6 +57,8 @@ pub(crate) struct StoreState {
     pub(crate) deadline: Option<Instant>,
     /// Set by [`Pool::abort`](crate::Pool::abort): interrupt whatever runs.
     pub(crate) abort: Arc<AtomicBool>,
+    /// Whether the guest was granted the host's `digest` capability.
+    pub(crate) digest: bool,
 }
 
 impl StoreState {
@@ -120,6 +122,7 @@ impl StoreState {
             stderr,
             deadline: None,
             abort,
+            digest: grants.has_digest(),
         })
     }
 

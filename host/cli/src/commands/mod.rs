@@ -2,6 +2,7 @@
 
 pub(crate) mod guests;
 pub(crate) mod inspect;
+pub(crate) mod new;
 pub(crate) mod run;
 
 use std::path::PathBuf;

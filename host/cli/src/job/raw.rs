@@ -40,7 +40,9 @@ pub(super) enum RawGuest {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawGuestTable {
-    pub(super) path: Spanned<String>,
+    pub(super) path: Option<Spanned<String>>,
+    pub(super) builtin: Option<Spanned<String>>,
+    pub(super) digest: Option<bool>,
     pub(super) dirs: Option<Vec<RawDir>>,
     pub(super) env: Option<BTreeMap<String, String>>,
     pub(super) args: Option<Vec<String>>,

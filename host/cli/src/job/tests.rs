@@ -80,10 +80,14 @@ fn full_example() {
     assert_eq!(p.output_limit, Some(16 << 20));
 
     let mine = &job.guests["mine"];
-    assert_eq!(mine.path, Path::new("jobs/guests/mine.wasm"));
+    assert_eq!(
+        mine.source,
+        GuestSource::File("jobs/guests/mine.wasm".into())
+    );
+    assert!(!mine.digest);
     assert_eq!(mine.span, Location { line: 11, col: 8 });
     let other = &job.guests["other"];
-    assert_eq!(other.path, Path::new("jobs/x.wasm"));
+    assert_eq!(other.source, GuestSource::File("jobs/x.wasm".into()));
     assert_eq!(other.dirs.len(), 2);
     assert_eq!(other.dirs[0].host, Path::new("jobs/data"));
     assert_eq!(
@@ -216,4 +220,21 @@ fn error_display_and_helpers() {
             .starts_with("cannot read job file: no such file"),
         "{err}"
     );
+}
+
+#[test]
+fn a_builtin_under_another_name_with_the_digest_grant() {
+    let text = r#"
+[guests]
+fast = { builtin = "sha256", digest = true }
+
+[[task]]
+guest = "fast"
+call = "hex"
+args = ["abc"]
+"#;
+    let job = Job::parse(Path::new("j.toml"), text, BUILTINS).unwrap();
+    let fast = &job.guests["fast"];
+    assert_eq!(fast.source, GuestSource::Builtin("sha256".into()));
+    assert!(fast.digest);
 }

@@ -164,3 +164,43 @@ args = ["b a b", ["1"]]
         assert_eq!(records[2]["value"], "2 b\n");
     }
 }
+
+/// `digest = true` on a built-in guest under another name: the same hashes,
+/// computed by the host; without the grant, the guest hashes by itself.
+#[test]
+fn the_digest_grant_in_a_job_file() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.bin", "hello");
+    write(dir.path(), "b.bin", &"x".repeat(100_000));
+    let job = write(
+        dir.path(),
+        "job.toml",
+        r#"
+[guests]
+fast = { builtin = "sha256", digest = true }
+
+[[task]]
+guest = "fast"
+call = "hex"
+each = { files = "*.bin" }
+
+[[task]]
+guest = "sha256"
+call = "hex"
+each = { files = "*.bin" }
+"#,
+    );
+    let records = wpool()
+        .args(["run", "--format", "jsonl"])
+        .arg(&job)
+        .run()
+        .success()
+        .json_lines();
+    let want = [sha_hex(b"hello"), sha_hex("x".repeat(100_000).as_bytes())];
+    let values: Vec<&str> = records
+        .iter()
+        .map(|r| r["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(values, [&want[0], &want[1], &want[0], &want[1]]);
+    assert_eq!(records[0]["guest"], "fast");
+}

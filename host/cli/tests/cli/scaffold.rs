@@ -1,0 +1,102 @@
+//! `wpool new`: scaffold → test → build → inspect → run, for real.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::{repo, wpool};
+
+/// `cargo` in `dir`, with none of the outer `cargo test`'s settings.
+fn cargo(dir: &Path, args: &[&str]) {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.args(args).current_dir(dir);
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        if (key.starts_with("CARGO_") && key != "CARGO_HOME") || key == "RUSTFLAGS" {
+            cmd.env_remove(key);
+        }
+    }
+    // Shared between runs (and kept out of the temporary crate) so that
+    // wit-bindgen is compiled once, not per test run.
+    cmd.env("CARGO_TARGET_DIR", repo().join("target/scaffold"));
+    let status = cmd.status().expect("run cargo");
+    assert!(
+        status.success(),
+        "`cargo {}` failed in {}",
+        args.join(" "),
+        dir.display()
+    );
+}
+
+#[test]
+fn a_scaffolded_guest_tests_builds_and_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let crate_dir = dir.path().join("word-stats");
+    wpool()
+        .args(["new", "word-stats", "--path"])
+        .arg(&crate_dir)
+        .run()
+        .success()
+        .stdout_contains("created guest `word-stats`");
+    for file in [
+        "Cargo.toml",
+        "wit/world.wit",
+        "src/lib.rs",
+        "job.toml",
+        "README.md",
+    ] {
+        assert!(crate_dir.join(file).is_file(), "{file} missing");
+    }
+
+    // Its unit tests pass natively, and it builds into a component.
+    cargo(&crate_dir, &["test", "--quiet"]);
+    cargo(
+        &crate_dir,
+        &["build", "--quiet", "--release", "--target", "wasm32-wasip2"],
+    );
+    let built = repo().join("target/scaffold/wasm32-wasip2/release/word_stats.wasm");
+    // Where the generated job file (and its README) expects it.
+    let expected = crate_dir.join("target/wasm32-wasip2/release/word_stats.wasm");
+    std::fs::create_dir_all(expected.parent().unwrap()).unwrap();
+    std::fs::copy(&built, &expected).unwrap();
+
+    wpool()
+        .arg("inspect")
+        .arg(&expected)
+        .run()
+        .success()
+        .stdout_contains("kind: component")
+        .stdout_contains("process: func(input: list<u8>) -> string");
+    let records = wpool()
+        .args(["run", "--format", "jsonl"])
+        .arg(crate_dir.join("job.toml"))
+        .run()
+        .success()
+        .json_lines();
+    let values: Vec<&str> = records
+        .iter()
+        .map(|r| r["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(values, ["0 2 11", "2 3 13"]);
+}
+
+#[test]
+fn bad_names_and_occupied_folders_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    wpool()
+        .args(["new", "9lives", "--path"])
+        .arg(dir.path().join("x"))
+        .run()
+        .status(2)
+        .stderr_contains("9lives");
+    std::fs::write(dir.path().join("keep.txt"), "mine").unwrap();
+    wpool()
+        .args(["new", "ok-name", "--path"])
+        .arg(dir.path())
+        .run()
+        .status(2)
+        .stderr_contains("--force");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("keep.txt")).unwrap(),
+        "mine"
+    );
+}
