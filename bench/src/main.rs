@@ -6,8 +6,13 @@
 //! ```
 
 mod baseline;
+mod fetch;
+mod python;
 mod report;
 mod resilience;
+mod sides;
+mod startup;
+mod versus;
 mod workloads;
 
 use std::path::PathBuf;
@@ -34,16 +39,32 @@ struct Args {
     /// [default: $CARGO_TARGET_DIR/bench/results.json, else target/bench/results.json].
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
+    /// Only these workloads (letters, comma-separated: `A,C,f`) [default: all].
+    #[arg(long, value_delimiter = ',', value_name = "LETTERS")]
+    only: Vec<String>,
+    /// The Python for the thread and process pool baselines.
+    #[arg(long, value_name = "PATH", default_value = "python3")]
+    python: PathBuf,
+    /// A Python 3.14 for `InterpreterPoolExecutor` [default: `python3.14` on PATH, if any].
+    #[arg(long, value_name = "PATH")]
+    python314: Option<PathBuf>,
+    /// The release `wpool` binary, for the whole-program workloads D and E
+    /// [default: target/release/wpool; `cargo build --release -p wpool-cli`].
+    #[arg(long, value_name = "PATH")]
+    wpool_bin: Option<PathBuf>,
     /// Passed by `cargo bench` to every bench target; ignored.
     #[arg(long, hide = true)]
     bench: bool,
 }
 
-fn default_out() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target")));
-    target.join("bench").join("results.json")
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target")))
+}
+
+fn default_out() -> PathBuf {
+    target_dir().join("bench").join("results.json")
 }
 
 /// Runs one workload, saying on stderr what runs and how long it took.
@@ -67,7 +88,9 @@ fn main() -> Result<()> {
             .map_or(if args.quick { 2 } else { 5 }, |n| n as usize),
         quick: args.quick,
         workers,
+        only: args.only.clone(),
     };
+    let pythons = python::Pythons::find(Some(args.python.clone()), args.python314.clone());
     let started = Instant::now();
     eprintln!(
         "{} rounds per workload, {workers} workers{}",
@@ -76,26 +99,82 @@ fn main() -> Result<()> {
     );
 
     // First, before the other workloads raise the memory high-water mark.
-    let memory = step("h. peak RSS, streaming", || {
-        resilience::streaming_memory(&settings)
-    })?;
+    let memory = if settings.wants("h") {
+        Some(step("h. peak RSS, streaming", || {
+            resilience::streaming_memory(&settings)
+        })?)
+    } else {
+        None
+    };
     let bench = step("setup (build pools, compile guests)", || {
-        Bench::new(settings)
+        Bench::new(settings.clone())
     })?;
     let mut rows: Vec<Row> = Vec::new();
-    rows.push(step("a. heavy_calc vs native", || bench.heavy_vs_native())?);
-    rows.push(step("b. seed set, N workers vs 1", || {
-        bench.seed_speedup()
-    })?);
-    rows.extend(step("c. tiny-task throughput", || bench.tiny_throughput())?);
-    rows.push(step("d. round-trip latency", || bench.round_trip())?);
-    rows.push(step("e. fresh-instance cost", || bench.fresh_instance())?);
-    rows.extend(step("f. sha256 throughput", || bench.sha256())?);
+    if settings.wants("A") {
+        rows.extend(step("A. seed heavy_calc vs native and Python", || {
+            bench.seed_versus(&pythons)
+        })?);
+    }
+    if settings.wants("B") {
+        rows.extend(step("B. tiny tasks vs Python", || {
+            bench.tiny_versus(&pythons)
+        })?);
+    }
+    if settings.wants("C") {
+        rows.extend(step("C. sha256 vs native and Python", || {
+            bench.sha_versus(&pythons)
+        })?);
+    }
+    if settings.wants("D") || settings.wants("E") {
+        let bin = args
+            .wpool_bin
+            .clone()
+            .unwrap_or_else(|| target_dir().join("release").join("wpool"));
+        anyhow::ensure!(
+            bin.is_file(),
+            "workloads D and E run the release binary, and `{}` is missing: \
+             build it with `cargo build --release -p wpool-cli` (`just bench` does), \
+             or leave them out with --only",
+            bin.display()
+        );
+        if settings.wants("D") {
+            rows.extend(step("D. fetch + sha256 vs Python asyncio", || {
+                bench.fetch_versus(&pythons, &bin)
+            })?);
+        }
+        if settings.wants("E") {
+            rows.extend(step("E. start-up, cold and warm cache", || {
+                bench.startup(&bin)
+            })?);
+        }
+    }
+    if settings.wants("a") {
+        rows.push(step("a. heavy_calc vs native", || bench.heavy_vs_native())?);
+    }
+    if settings.wants("b") {
+        rows.push(step("b. seed set, N workers vs 1", || {
+            bench.seed_speedup()
+        })?);
+    }
+    if settings.wants("c") {
+        rows.extend(step("c. tiny-task throughput", || bench.tiny_throughput())?);
+    }
+    if settings.wants("d") {
+        rows.push(step("d. round-trip latency", || bench.round_trip())?);
+    }
+    if settings.wants("e") {
+        rows.push(step("e. fresh-instance cost", || bench.fresh_instance())?);
+    }
+    if settings.wants("f") {
+        rows.extend(step("f. sha256 throughput", || bench.sha256())?);
+    }
     bench.shutdown();
-    rows.push(step("g. throughput after hostile tasks", || {
-        resilience::hostile_recovery(&settings)
-    })?);
-    rows.push(memory);
+    if settings.wants("g") {
+        rows.push(step("g. throughput after hostile tasks", || {
+            resilience::hostile_recovery(&settings)
+        })?);
+    }
+    rows.extend(memory);
 
     let seconds = started.elapsed().as_secs_f64();
     println!("{}", report::table(&rows));

@@ -75,7 +75,7 @@ impl Target {
 pub enum Checked {
     /// The ratio column, a ratio or a speedup.
     Ratio,
-    /// The ratio column, holding a difference in microseconds.
+    /// The ratio column, holding a difference (in the figures' unit).
     Difference,
     /// wpool's own median.
     Wpool,
@@ -101,8 +101,12 @@ pub struct Row {
     pub checked: Checked,
     /// How the target reads in the table, e.g. `≤ 1.10×`.
     pub target_text: String,
-    /// Whether it was met (`None` for information-only rows).
+    /// Whether it was met (`None` for information-only and skipped rows).
     pub met: Option<bool>,
+    /// Why the baseline could not be measured here (the row is then
+    /// information only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 impl Row {
@@ -126,6 +130,30 @@ impl Row {
             target,
             checked: Checked::Ratio,
             target_text: target_text.into(),
+            skipped: None,
+        }
+    }
+
+    /// A row whose baseline could not run here: shown, never checked.
+    pub fn skipped(
+        workload: impl Into<String>,
+        wpool: Figure,
+        baseline: &str,
+        reason: impl Into<String>,
+        target_text: impl Into<String>,
+    ) -> Self {
+        let unit = wpool.unit;
+        Row {
+            workload: workload.into(),
+            wpool,
+            baseline: Figure::new(baseline, unit, Vec::new()),
+            ratio: f64::NAN,
+            ratio_kind: String::new(),
+            target: Target::Info,
+            checked: Checked::Ratio,
+            target_text: target_text.into(),
+            met: None,
+            skipped: Some(reason.into()),
         }
     }
 
@@ -174,6 +202,7 @@ impl Row {
             target,
             checked: Checked::Wpool,
             target_text: target_text.into(),
+            skipped: None,
         }
     }
 }
@@ -192,6 +221,7 @@ pub fn median(values: &[f64]) -> f64 {
 /// A figure with its unit, e.g. `93.4 ms`, `1.23 M/s`.
 pub fn show(value: f64, unit: Unit) -> String {
     match unit {
+        Unit::Ms if value >= 10_000.0 => format!("{:.2} s", value / 1e3),
         Unit::Ms => format!("{value:.1} ms"),
         Unit::Us => format!("{value:.2} µs"),
         Unit::OpsPerSec if value >= 1e6 => format!("{:.2} M/s", value / 1e6),
@@ -203,7 +233,10 @@ pub fn show(value: f64, unit: Unit) -> String {
 
 fn show_ratio(row: &Row) -> String {
     if row.checked == Checked::Difference {
-        format!("{:+.2} µs ({})", row.ratio, row.ratio_kind)
+        match row.wpool.unit {
+            Unit::Ms => format!("{:+.1} ms ({})", row.ratio, row.ratio_kind),
+            _ => format!("{:+.2} µs ({})", row.ratio, row.ratio_kind),
+        }
     } else {
         format!("{:.3}× ({})", row.ratio, row.ratio_kind)
     }
@@ -215,11 +248,25 @@ pub fn table(rows: &[Row]) -> String {
     out.push_str("| workload | wpool (median) | baseline (median) | ratio | target | verdict |\n");
     out.push_str("|---|---|---|---|---|---|\n");
     for row in rows {
-        let verdict = match row.met {
-            Some(true) => "✅ met",
-            Some(false) => "❌ MISS",
-            None => "ℹ️ info",
+        let verdict = match (row.met, &row.skipped) {
+            (_, Some(_)) => "⏭ skipped",
+            (Some(true), _) => "✅ met",
+            (Some(false), _) => "❌ MISS",
+            (None, _) => "ℹ️ info",
         };
+        if let Some(reason) = &row.skipped {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {}: {} | — | {} | {} |",
+                row.workload,
+                show(row.wpool.median, row.wpool.unit),
+                row.baseline.name,
+                reason.replace('|', "/").replace('\n', " "),
+                row.target_text,
+                verdict,
+            );
+            continue;
+        }
         let _ = writeln!(
             out,
             "| {} | {} | {} ({}) | {} | {} | {} |",

@@ -10,14 +10,16 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use futures::{StreamExt, TryStreamExt};
 use tokio::runtime::Runtime;
-use wpool::{Guest, InstanceMode, LoadedGuest, Pool};
+use wpool::{Grants, Guest, InstanceMode, LoadedGuest, Pool};
 
 use crate::baseline::{self, RawPool};
 use crate::report::{Figure, Row, Target, Unit, median};
 
 /// Sizes and repetitions.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Settings {
+    /// Workloads to run (letters), all when empty.
+    pub only: Vec<String>,
     /// Rounds per workload (each round runs every side once).
     pub rounds: usize,
     /// Smaller sizes, for a smoke run.
@@ -27,11 +29,16 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Whether the workload lettered `letter` is to run.
+    pub fn wants(&self, letter: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o == letter)
+    }
+
     fn heavy_n(&self) -> u64 {
         if self.quick { 20_000_000 } else { 50_000_000 }
     }
 
-    fn seeds(&self) -> [u64; 4] {
+    pub(crate) fn seeds(&self) -> [u64; 4] {
         if self.quick {
             [10_000_000, 12_000_000, 14_000_000, 16_000_000]
         } else {
@@ -47,7 +54,7 @@ impl Settings {
         if self.quick { 5_000 } else { 20_000 }
     }
 
-    fn sha_count(&self) -> usize {
+    pub(crate) fn sha_count(&self) -> usize {
         if self.quick { 200 } else { 1_000 }
     }
 }
@@ -63,18 +70,22 @@ const SHA_IN_FLIGHT: usize = 4;
 /// guest compiled) before anything is timed.
 #[derive(Debug)]
 pub struct Bench {
-    settings: Settings,
+    pub(crate) settings: Settings,
     /// Drives one submitter: latency and single-worker workloads.
-    single: Runtime,
+    pub(crate) single: Runtime,
     /// Drives many submitters: the throughput workload.
     multi: Runtime,
     one: Pool,
-    many: Pool,
+    pub(crate) many: Pool,
     fresh: Pool,
     calc_one: LoadedGuest,
-    calc_many: LoadedGuest,
+    pub(crate) calc_many: LoadedGuest,
     calc_fresh: LoadedGuest,
     sha_one: LoadedGuest,
+    /// `sha256` on every worker, hashing in the guest (wasm SIMD).
+    pub(crate) sha_many: LoadedGuest,
+    /// `sha256` on every worker, granted the host's `digest` capability.
+    pub(crate) sha_host_many: LoadedGuest,
     raw_one: RawPool,
     raw_many: RawPool,
     _cache: tempfile::TempDir,
@@ -113,6 +124,14 @@ impl Bench {
             calc_many: load(&many, "heavy_calc")?,
             calc_fresh: load(&fresh, "heavy_calc")?,
             sha_one: load(&one, "sha256")?,
+            sha_many: load(&many, "sha256")?,
+            sha_host_many: many
+                .load(
+                    Guest::builtin("sha256")
+                        .named("sha256+digest")
+                        .grants(Grants::new().digest(true)),
+                )
+                .context("cannot load `sha256` with the digest grant")?,
             raw_one: RawPool::new(1)?,
             raw_many: RawPool::new(settings.workers)?,
             one,
@@ -494,11 +513,11 @@ fn interleave<const K: usize>(
     Ok(figures)
 }
 
-fn millis(d: Duration) -> f64 {
+pub(crate) fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-fn millions(n: u64) -> String {
+pub(crate) fn millions(n: u64) -> String {
     if n.is_multiple_of(1_000_000) {
         format!("{}M", n / 1_000_000)
     } else {
@@ -506,7 +525,7 @@ fn millions(n: u64) -> String {
     }
 }
 
-fn thousands(n: usize) -> String {
+pub(crate) fn thousands(n: usize) -> String {
     if n.is_multiple_of(1_000) {
         format!("{}k", n / 1_000)
     } else {

@@ -138,3 +138,34 @@ async fn abort_interrupts_running_tasks() {
     let err = queued.await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Cancelled, "{err}");
 }
+
+/// `enqueue_with` queues in call order: on one worker, tasks start in exactly
+/// the order they were enqueued, while their results are awaited later.
+#[tokio::test]
+async fn enqueue_keeps_the_order_of_calls() {
+    let pool = pool(1, std::time::Duration::from_secs(30));
+    let calc = pool.load(wpool::Guest::builtin("heavy_calc")).unwrap();
+    let mut queued = Vec::new();
+    for i in 0..30u64 {
+        let n = if i % 3 == 0 { 200_000 } else { 10 };
+        queued.push(
+            pool.enqueue_with(&calc, "heavy-calc", n, wpool::TaskOptions::default())
+                .await
+                .unwrap(),
+        );
+    }
+    let mut outputs = Vec::new();
+    for task in queued.into_iter().rev() {
+        outputs.push(task.await.unwrap());
+    }
+    outputs.reverse();
+    for pair in outputs.windows(2) {
+        assert!(pair[0].task < pair[1].task);
+        assert!(
+            pair[0].started < pair[1].started,
+            "task {} started after task {}",
+            pair[0].task,
+            pair[1].task
+        );
+    }
+}

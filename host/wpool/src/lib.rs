@@ -80,7 +80,7 @@ pub use error::{BuildError, CallError, ErrorKind, LoadError, TaskError};
 pub use grants::{Access, DirGrant, Grants};
 pub use guest::{Function, Guest, GuestKind, Import, Inspection, LoadedGuest};
 pub use limits::{DEFAULT_MEMORY_LIMIT, DEFAULT_OUTPUT_LIMIT, DEFAULT_STDIO_LIMIT};
-pub use pool::{Output, Pool, PoolBuilder, TaskOptions};
+pub use pool::{Output, Pool, PoolBuilder, Queued, TaskOptions};
 pub use value::{IntoArgs, Value};
 pub use worker::InstanceMode;
 

@@ -264,6 +264,40 @@ impl PoolBuilder {
     }
 }
 
+/// A task in the pool's queue ([`Pool::enqueue_with`]): a future of its
+/// result. Dropping it before a worker starts the task cancels the task.
+#[must_use = "a queued task is cancelled when dropped before it starts"]
+pub struct Queued<R> {
+    rx: oneshot::Receiver<Result<R, TaskError>>,
+    task: TaskInfo,
+}
+
+impl<R> Future for Queued<R> {
+    type Output = Result<R, TaskError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match std::pin::Pin::new(&mut self.rx).poll(cx) {
+            std::task::Poll::Pending => std::task::Poll::Pending,
+            std::task::Poll::Ready(Ok(result)) => std::task::Poll::Ready(result),
+            std::task::Poll::Ready(Err(_)) => std::task::Poll::Ready(Err(self.task.error(
+                ErrorKind::Trap,
+                "was lost: wpool panicked while running it (a bug; please report it)",
+            ))),
+        }
+    }
+}
+
+impl<R> std::fmt::Debug for Queued<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queued")
+            .field("task", &self.task.id)
+            .finish()
+    }
+}
+
 /// Options for one task ([`Pool::submit_with`]).
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
@@ -405,6 +439,36 @@ impl Pool {
         args: A,
         options: TaskOptions,
     ) -> impl Future<Output = Result<Output, TaskError>> + Send + 'static + use<A> {
+        let queued = self.enqueue_with(guest, func, args, options);
+        async move { queued.await?.await }
+    }
+
+    /// Queues a call and resolves once it is in the queue (waiting while the
+    /// queue is full), giving a [`Queued`] to await its result.
+    ///
+    /// Unlike [`Pool::submit`], whose task joins the queue when its future is
+    /// first polled, this orders tasks exactly: awaiting `enqueue_with` for
+    /// one input after another queues them in that order, as
+    /// `executor.submit` does, while their results are awaited elsewhere.
+    ///
+    /// ```
+    /// # async fn demo(pool: wpool::Pool, calc: wpool::LoadedGuest) -> Result<(), wpool::TaskError> {
+    /// let mut queued = Vec::new();
+    /// for n in [50_000_000u64, 60_000_000, 70_000_000, 80_000_000] {
+    ///     queued.push(pool.enqueue_with(&calc, "heavy-calc", n, Default::default()).await?);
+    /// }
+    /// for task in queued {
+    ///     println!("{}", task.await?.value);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn enqueue_with<A: IntoArgs>(
+        &self,
+        guest: &LoadedGuest,
+        func: &str,
+        args: A,
+        options: TaskOptions,
+    ) -> impl Future<Output = Result<Queued<Output>, TaskError>> + Send + 'static + use<A> {
         let mut task = self.task_info(guest, func);
         task.timeout = options.timeout;
         let prepared = self.check_guest(&task).and_then(|()| {
@@ -415,7 +479,7 @@ impl Pool {
         let pool = self.clone();
         async move {
             let call = prepared?;
-            pool.run(task, move |worker, task| exec::dynamic(worker, task, call))
+            pool.enqueue(task, move |worker, task| exec::dynamic(worker, task, call))
                 .await
         }
     }
@@ -459,6 +523,15 @@ impl Pool {
         task: TaskInfo,
         f: impl FnOnce(&mut Worker, &TaskInfo) -> Result<R, TaskError> + Send + 'static,
     ) -> Result<R, TaskError> {
+        self.enqueue(task, f).await?.await
+    }
+
+    /// Queues a job, waiting while the queue is full.
+    async fn enqueue<R: Send + 'static>(
+        &self,
+        task: TaskInfo,
+        f: impl FnOnce(&mut Worker, &TaskInfo) -> Result<R, TaskError> + Send + 'static,
+    ) -> Result<Queued<R>, TaskError> {
         let (tx, rx) = oneshot::channel();
         let info = task.clone();
         let job: Job = Box::new(move |worker: &mut Worker| {
@@ -470,13 +543,7 @@ impl Pool {
         if self.inner.queue.send(job).await.is_err() {
             return Err(task.error(ErrorKind::PoolClosed, "was not run: the pool is shut down"));
         }
-        match rx.await {
-            Ok(result) => result,
-            Err(_) => Err(task.error(
-                ErrorKind::Trap,
-                "was lost: wpool panicked while running it (a bug; please report it)",
-            )),
-        }
+        Ok(Queued { rx, task })
     }
 
     /// Calls `func` once per input, at most [`map_in_flight`](PoolBuilder::map_in_flight)

@@ -175,32 +175,51 @@ impl TaskCtx {
         args: Vec<Value>,
         permit: OwnedSemaphorePermit,
     ) {
+        self.start(index, input, args, permit).await.await;
+    }
+
+    /// Queues one input (inputs started one after another join the pool's
+    /// queue in that order, like `executor.submit`), and returns what waits
+    /// for its result and sends its record.
+    async fn start(
+        self: Arc<Self>,
+        index: usize,
+        input: String,
+        args: Vec<Value>,
+        permit: OwnedSemaphorePermit,
+    ) -> impl Future<Output = ()> + Send + 'static {
         let started = Instant::now();
-        let result = self
+        let queued = self
             .pool
-            .submit_with(&self.guest, &self.call, args, self.options.clone())
+            .enqueue_with(&self.guest, &self.call, args, self.options.clone())
             .await;
-        let record = match result {
-            Ok(out) => self.record(
-                index,
-                input,
-                Outcome::Ok(out.value),
-                millis(out.elapsed),
-                Some(out.worker),
-            ),
-            Err(e) => self.record(
-                index,
-                input,
-                Outcome::Err {
-                    kind: e.kind().as_str().to_owned(),
-                    message: e.detail().to_owned(),
-                },
-                millis(started.elapsed()),
-                e.worker(),
-            ),
-        };
-        let permit = self.hold_permit.then_some(permit);
-        let _ = self.records.send(Delivery { record, permit }).await;
+        async move {
+            let result = match queued {
+                Ok(queued) => queued.await,
+                Err(e) => Err(e),
+            };
+            let record = match result {
+                Ok(out) => self.record(
+                    index,
+                    input,
+                    Outcome::Ok(out.value),
+                    millis(out.elapsed),
+                    Some(out.worker),
+                ),
+                Err(e) => self.record(
+                    index,
+                    input,
+                    Outcome::Err {
+                        kind: e.kind().as_str().to_owned(),
+                        message: e.detail().to_owned(),
+                    },
+                    millis(started.elapsed()),
+                    e.worker(),
+                ),
+            };
+            let permit = self.hold_permit.then_some(permit);
+            let _ = self.records.send(Delivery { record, permit }).await;
+        }
     }
 
     /// Sends the record of an input that never reached the pool.
@@ -288,7 +307,8 @@ async fn execute(
                         let Ok(permit) = permits.clone().acquire_owned().await else {
                             return;
                         };
-                        tokio::spawn(ctx.clone().run(first + i, label(&args), args, permit));
+                        let label = label(&args);
+                        tokio::spawn(ctx.clone().start(first + i, label, args, permit).await);
                     }
                 });
             }
@@ -301,7 +321,8 @@ async fn execute(
                         };
                         let mut args = vec![Value::Int(n)];
                         args.extend(extra.iter().cloned());
-                        tokio::spawn(ctx.clone().run(first + i, n.to_string(), args, permit));
+                        let wait = ctx.clone().start(first + i, n.to_string(), args, permit);
+                        tokio::spawn(wait.await);
                     }
                 });
             }
@@ -350,12 +371,9 @@ async fn execute(
                                 };
                                 let mut args = vec![Value::Bytes(body)];
                                 args.extend(extra.iter().cloned());
-                                tokio::spawn(ctx.clone().run(
-                                    record_index,
-                                    fetched.url,
-                                    args,
-                                    permit,
-                                ));
+                                let wait =
+                                    ctx.clone().start(record_index, fetched.url, args, permit);
+                                tokio::spawn(wait.await);
                             }
                             Err(message) => {
                                 ctx.fail(

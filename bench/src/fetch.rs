@@ -1,0 +1,264 @@
+//! (D) The seed's program 1, scaled up: fetch 1,000 bodies of 16 KiB–1 MiB
+//! from a loopback server and sha256 each, with `wpool run` (the release
+//! binary, a real job file), against fetching alone, hashing alone and the
+//! seed's asyncio program.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, ensure};
+use futures::{StreamExt, TryStreamExt};
+use wpool_tests::http::{TestServer, bytes_for};
+
+use crate::python::{self, Outcome, Pythons};
+use crate::report::{Figure, Row, Target, Unit};
+use crate::sides::{self, Measured, Side, Skipped};
+use crate::versus::{combined, hex};
+use crate::workloads::{Bench, millis, thousands};
+
+/// Downloads in flight, for wpool's fetch and for the baselines alike.
+const CONCURRENCY: usize = 32;
+
+/// Body sizes spread evenly on a log scale from 16 KiB to 1 MiB, in a
+/// shuffled but fixed order.
+fn sizes(count: usize) -> Vec<usize> {
+    let mut state: u64 = 0x5eed;
+    (0..count)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let unit = (state >> 11) as f64 / (1u64 << 53) as f64;
+            ((16 << 10) as f64 * 64f64.powf(unit)) as usize
+        })
+        .collect()
+}
+
+/// A job file fetching `urls` and hashing every body with `sha256`.
+fn job_text(urls: &[String], out: &Path) -> String {
+    let mut text =
+        String::from("[pool]\ntimeout = \"60s\"\n\n[[fetch]]\nname = \"bodies\"\nurls = [\n");
+    for url in urls {
+        let _ = writeln!(text, "  \"{url}\",");
+    }
+    let _ = write!(
+        text,
+        "]\nconcurrency = {CONCURRENCY}\nmax_body = \"2MiB\"\n\n\
+         [[task]]\nguest = \"sha256\"\ncall = \"hex\"\neach = {{ fetch = \"bodies\" }}\n\n\
+         [output]\nformat = \"jsonl\"\npath = \"{}\"\n",
+        out.display()
+    );
+    text
+}
+
+impl Bench {
+    /// (D) fetch + sha256 of 1,000 bodies.
+    pub fn fetch_versus(&self, pythons: &Pythons, wpool_bin: &Path) -> Result<Vec<Row>> {
+        let count = if self.settings.quick { 200 } else { 1_000 };
+        let workers = self.settings.workers;
+        let server = TestServer::start();
+        let sizes = sizes(count);
+        let mut urls = Vec::with_capacity(count);
+        let mut expected_hexes = Vec::with_capacity(count);
+        for (i, &len) in sizes.iter().enumerate() {
+            let body = bytes_for(i as u64, len);
+            expected_hexes.push(hex(&crate::baseline::sha256_native(&body)));
+            let path = format!("/body/{i}");
+            server.add(&path, body);
+            urls.push(server.url(&path));
+        }
+        let expected = combined(&expected_hexes);
+        let total_mib = sizes.iter().sum::<usize>() as f64 / f64::from(1 << 20);
+
+        let dir = tempfile::tempdir().context("cannot create a temp dir")?;
+        let out = dir.path().join("out.jsonl");
+        let job = dir.path().join("fetch.toml");
+        std::fs::write(&job, job_text(&urls, &out))?;
+        let urls_file = dir.path().join("urls.txt");
+        std::fs::write(&urls_file, urls.join("\n"))?;
+        let cache = dir.path().join("cache");
+
+        // Fetching needs a runtime with I/O (the bench's own have none).
+        let io = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()?;
+        let client = reqwest::Client::builder()
+            .build()
+            .context("cannot build an HTTP client")?;
+        // Filled by "fetch alone"; hashed by "hash alone".
+        let fetched: std::cell::RefCell<Vec<Vec<u8>>> = Default::default();
+        let python_extra = |fetch_only: bool| {
+            let mut extra = vec![
+                "--urls-file".to_owned(),
+                urls_file.display().to_string(),
+                "--concurrency".to_owned(),
+                CONCURRENCY.to_string(),
+            ];
+            if fetch_only {
+                extra.push("--fetch-only".to_owned());
+            }
+            extra
+        };
+        let asyncio = pythons.executor("asyncio");
+        let python_note = std::cell::RefCell::new(String::new());
+        let python_run = |fetch_only: bool| {
+            let (asyncio, extra, expected, note) =
+                (&asyncio, python_extra(fetch_only), &expected, &python_note);
+            let total: usize = sizes.iter().sum();
+            move || -> Result<f64> {
+                match python::run(asyncio, "fetch", workers, &extra)? {
+                    Outcome::Skipped(reason) => Err(Skipped(reason).into()),
+                    Outcome::Ran(answer) => {
+                        if fetch_only {
+                            ensure!(
+                                answer.check.as_u64() == Some(total as u64),
+                                "Python fetched {}",
+                                answer.check
+                            );
+                        } else {
+                            ensure!(
+                                answer.check.as_str() == Some(expected.as_str()),
+                                "Python's digests differ"
+                            );
+                        }
+                        *note.borrow_mut() = answer.note;
+                        Ok(answer.seconds[0] * 1e3)
+                    }
+                }
+            }
+        };
+        let sides = vec![
+            // The whole program: `wpool run` on a warm compile cache.
+            Side::new(|| {
+                let start = Instant::now();
+                let status = Command::new(wpool_bin)
+                    .arg("run")
+                    .arg(&job)
+                    .env("WPOOL_CACHE_DIR", &cache)
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .with_context(|| format!("cannot run `{}`", wpool_bin.display()))?;
+                let ms = millis(start.elapsed());
+                ensure!(status.success(), "`wpool run` failed: {status}");
+                let hexes: Vec<String> = std::fs::read_to_string(&out)?
+                    .lines()
+                    .map(|line| {
+                        let record: serde_json::Value = serde_json::from_str(line)?;
+                        Ok(record["value"].as_str().unwrap_or_default().to_owned())
+                    })
+                    .collect::<Result<_>>()?;
+                ensure!(combined(&hexes) == expected, "`wpool run`'s digests differ");
+                Ok(ms)
+            }),
+            // Fetching alone: the same HTTP client library, same concurrency.
+            Side::new(|| {
+                let start = Instant::now();
+                let bodies: Vec<Vec<u8>> = io.block_on(
+                    futures::stream::iter(&urls)
+                        .map(|url| {
+                            let client = client.clone();
+                            async move {
+                                let response = client.get(url).send().await?.error_for_status()?;
+                                anyhow::Ok(response.bytes().await?.to_vec())
+                            }
+                        })
+                        .buffered(CONCURRENCY)
+                        .try_collect(),
+                )?;
+                let ms = millis(start.elapsed());
+                ensure!(bodies.len() == count, "fetched {} bodies", bodies.len());
+                *fetched.borrow_mut() = bodies;
+                Ok(ms)
+            }),
+            // Hashing alone: the same guest on the same pool, bodies in memory.
+            Side::new(|| {
+                let bodies = fetched.borrow().clone();
+                ensure!(bodies.len() == count, "nothing fetched yet");
+                let start = Instant::now();
+                let hexes: Vec<String> = self.single.block_on(
+                    futures::stream::iter(bodies)
+                        .map(|b| {
+                            self.many
+                                .call::<(Vec<u8>,), String>(&self.sha_many, "hex", (b,))
+                        })
+                        .buffered(4 * workers)
+                        .try_collect(),
+                )?;
+                let ms = millis(start.elapsed());
+                ensure!(combined(&hexes) == expected, "hash-alone digests differ");
+                Ok(ms)
+            }),
+            Side::limited(self.settings.rounds, python_run(false)),
+            Side::limited(self.settings.rounds, python_run(true)),
+        ];
+        let mut measured = sides::run(self.settings.rounds, sides)?.into_iter();
+        let mut next = |name: &str| match measured.next().expect("a side") {
+            Measured::Rounds(r) => Ok(Figure::new(name, Unit::Ms, r)),
+            Measured::Skipped(reason) => Err(reason),
+        };
+        let total = next("`wpool run`").map_err(anyhow::Error::msg)?;
+        let fetch = next("fetch alone").map_err(anyhow::Error::msg)?;
+        let hash = next("hash alone").map_err(anyhow::Error::msg)?;
+        let slower = if fetch.median >= hash.median {
+            fetch
+        } else {
+            hash
+        };
+        let label = format!(
+            "D. fetch + sha256 of {} bodies (16 KiB–1 MiB, {total_mib:.0} MiB) on loopback, {workers} workers",
+            thousands(count)
+        );
+        let mut rows = vec![Row::ratio(
+            format!("{label}: `wpool run` vs the slower of fetch alone / hash alone"),
+            total.clone(),
+            slower.clone(),
+            total.median / slower.median,
+            "total/max",
+            Target::AtMost(1.1),
+            "≤ 1.10×",
+        )];
+        let client_note = python_note.borrow().clone();
+        let client = if client_note.contains("aiohttp") {
+            "aiohttp"
+        } else {
+            "urllib in threads"
+        };
+        for (name, measured) in [
+            (
+                format!("Python asyncio seed program ({client}, ProcessPool hashing)"),
+                next("python"),
+            ),
+            (
+                format!("Python asyncio fetch only ({client})"),
+                next("python fetch only"),
+            ),
+        ] {
+            rows.push(match measured {
+                Ok(theirs) => {
+                    let theirs = Figure::new(name.clone(), Unit::Ms, theirs.rounds);
+                    Row::ratio(
+                        format!("{label}: `wpool run` vs {name}"),
+                        total.clone(),
+                        theirs.clone(),
+                        theirs.median / total.median,
+                        "speedup",
+                        Target::Info,
+                        "info",
+                    )
+                }
+                Err(reason) => Row::skipped(
+                    format!("{label} vs {name}"),
+                    total.clone(),
+                    &name,
+                    reason,
+                    "info",
+                ),
+            });
+        }
+        drop(server);
+        Ok(rows)
+    }
+}
