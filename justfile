@@ -27,10 +27,12 @@ fmt:
     cargo fmt --all
     cargo fmt --all --manifest-path guest/Cargo.toml
 
-# Benchmarks: criterion micro-benchmarks, then the side-by-side ratio table.
-bench:
+# Benchmarks: criterion micro-benchmarks, then the side-by-side table against
+# native Rust and Python's executors (`-- --help` for its options).
+bench *args:
     cargo bench -p wpool --bench micro
-    cargo run --release -p wpool-bench
+    cargo build --release -p wpool-cli
+    cargo run --release -p wpool-bench -- {{args}}
 
 # What CI runs (.ci/run).
 ci:
