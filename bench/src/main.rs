@@ -48,6 +48,9 @@ struct Args {
     /// A Python 3.14 for `InterpreterPoolExecutor` [default: `python3.14` on PATH, if any].
     #[arg(long, value_name = "PATH")]
     python314: Option<PathBuf>,
+    /// A `results.json` of an earlier run: print how wpool's medians moved.
+    #[arg(long, value_name = "PATH")]
+    compare: Option<PathBuf>,
     /// The release `wpool` binary, for the whole-program workloads D and E
     /// [default: target/release/wpool; `cargo build --release -p wpool-cli`].
     #[arg(long, value_name = "PATH")]
@@ -186,6 +189,13 @@ fn main() -> Result<()> {
         settings.rounds,
     );
 
+    if let Some(earlier) = &args.compare {
+        let text = std::fs::read_to_string(earlier)
+            .with_context(|| format!("cannot read `{}`", earlier.display()))?;
+        let earlier: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("`{}` is not a results.json", earlier.display()))?;
+        println!("\n{}", report::compare(&earlier, &rows));
+    }
     let out = args.out.unwrap_or_else(default_out);
     let report = Report {
         rounds: settings.rounds,

@@ -282,6 +282,44 @@ pub fn table(rows: &[Row]) -> String {
     out
 }
 
+/// How wpool's medians moved since an earlier `results.json`, workload by
+/// workload (those in both runs), as a markdown table.
+pub fn compare(earlier: &serde_json::Value, rows: &[Row]) -> String {
+    let mut out = String::new();
+    out.push_str("| workload | earlier | now | change |\n|---|---|---|---|\n");
+    let earlier_rows = earlier["results"].as_array().cloned().unwrap_or_default();
+    for row in rows {
+        let Some(before) = earlier_rows
+            .iter()
+            .find(|r| r["workload"].as_str() == Some(row.workload.as_str()))
+            .and_then(|r| r["wpool"]["median"].as_f64())
+        else {
+            continue;
+        };
+        let now = row.wpool.median;
+        let change = (now / before - 1.0) * 100.0;
+        let better = match row.wpool.unit {
+            Unit::OpsPerSec | Unit::MibPerSec => change > 0.0,
+            _ => change < 0.0,
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {change:+.1}% ({}) |",
+            row.workload,
+            show(before, row.wpool.unit),
+            show(now, row.wpool.unit),
+            if change.abs() < 0.05 {
+                "same"
+            } else if better {
+                "better"
+            } else {
+                "worse"
+            },
+        );
+    }
+    out
+}
+
 /// What `results.json` holds.
 #[derive(Debug, Serialize)]
 pub struct Report<'a> {
@@ -309,6 +347,24 @@ pub fn write_json(path: &Path, report: &Report<'_>) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compare_reads_an_earlier_report() {
+        let row = Row::ratio(
+            "x",
+            Figure::new("wpool", Unit::Ms, vec![90.0]),
+            Figure::new("native", Unit::Ms, vec![80.0]),
+            1.125,
+            "wasm/native",
+            Target::Info,
+            "info",
+        );
+        let earlier = serde_json::json!({
+            "results": [{ "workload": "x", "wpool": { "median": 100.0 } }]
+        });
+        let table = compare(&earlier, &[row]);
+        assert!(table.contains("| x | 100.0 ms | 90.0 ms | -10.0% (better) |"), "{table}");
+    }
 
     #[test]
     fn median_of_odd_and_even_counts() {
