@@ -363,7 +363,10 @@ mod tests {
             "results": [{ "workload": "x", "wpool": { "median": 100.0 } }]
         });
         let table = compare(&earlier, &[row]);
-        assert!(table.contains("| x | 100.0 ms | 90.0 ms | -10.0% (better) |"), "{table}");
+        assert!(
+            table.contains("| x | 100.0 ms | 90.0 ms | -10.0% (better) |"),
+            "{table}"
+        );
     }
 
     #[test]

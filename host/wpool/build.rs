@@ -1,5 +1,5 @@
 //! Builds the built-in guests (`guest/heavy_calc`, `guest/sha256`,
-//! `guest/wordfreq`) into components and places them in `OUT_DIR` for
+//! `guest/wordfreq`, `guest/logs`) into components and places them in `OUT_DIR` for
 //! `include_bytes!`.
 //!
 //! `sha256` is built with wasm SIMD (`+simd128`: `sha2`'s SIMD message
@@ -13,7 +13,7 @@ fn main() {
     let manifest = env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
     let guest_dir = Path::new(&manifest).join("../../guest");
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
-    let plain = ["heavy_calc", "wordfreq"];
+    let plain = ["heavy_calc", "wordfreq", "logs"];
     let simd = ["sha256"];
     let built = wpool_guest_build::build(&guest_dir, &plain)
         .into_iter()

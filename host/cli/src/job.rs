@@ -14,9 +14,12 @@ use std::time::Duration;
 use toml::Spanned;
 
 mod raw;
+mod reduce;
 #[cfg(test)]
 mod tests;
 mod units;
+
+pub use reduce::{ReduceSpec, ReportSpec};
 
 use raw::{DurationStr, RawEach, RawFetch, RawGuest, RawJob, RawOutput, RawPool, RawSize, RawTask};
 
@@ -157,6 +160,8 @@ pub struct TaskSpec {
     pub call_span: Location,
     /// Location of the `args` value, else the `each` value, else the table.
     pub args_span: Location,
+    /// Results combined into one (`reduce`, then optionally `report`).
+    pub reduce: Option<ReduceSpec>,
 }
 
 /// What a task maps over: one call per item.
@@ -308,7 +313,7 @@ impl Job {
             &mut guests,
         )?;
         let fetches = cx.fetches(raw.fetch.unwrap_or_default())?;
-        let tasks = cx.tasks(raw.task, builtins, &guests, &fetches)?;
+        let tasks = cx.tasks(raw.task, builtins, &guests, &fetches, &base_dir)?;
         let output = cx.output(raw.output.unwrap_or_default())?;
         Ok(Job {
             path: path.to_path_buf(),
@@ -639,6 +644,7 @@ impl Cx<'_> {
         builtins: &[&str],
         guests: &BTreeMap<String, GuestSpec>,
         fetches: &[FetchSpec],
+        base_dir: &Path,
     ) -> Result<Vec<TaskSpec>, JobError> {
         let raw = match raw {
             None => return Err(self.err_at(0, "no tasks; add at least one `[[task]]` table")),
@@ -725,7 +731,9 @@ impl Cx<'_> {
                     Some(Each::Fetch(fetch.into_inner()))
                 }
             };
+            let reduce = self.reduce(t.reduce, t.report, base_dir)?;
             tasks.push(TaskSpec {
+                reduce,
                 index,
                 name: t.name,
                 guest: guest.get_ref().clone(),

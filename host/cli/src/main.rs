@@ -1,11 +1,13 @@
 //! `wpool`: run WebAssembly jobs across every core, each worker isolated in
 //! its own Wasmtime store.
 
+mod atomic;
 mod commands;
 mod fetch;
 mod interrupt;
 mod plan;
 mod record;
+mod reduce;
 mod sink;
 
 use std::process::ExitCode;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use wpool::{Access, Grants, Guest, LoadedGuest, Pool, Value};
 
-use crate::job::{Each, GuestSource, Job, JobError, Location, TaskSpec};
+use crate::job::{Each, GuestSource, Job, JobError, Location, ReduceSpec, TaskSpec};
 
 /// A job ready to run.
 pub(crate) struct Plan {
@@ -83,6 +83,9 @@ pub(crate) fn build(
             }
         };
         let inputs = check_task(job, spec, &guest)?;
+        if let Some(reduce) = &spec.reduce {
+            check_reduce(job, spec, reduce, &guest)?;
+        }
         let count = inputs.len(job);
         tasks.push(PlannedTask {
             spec: spec.clone(),
@@ -165,6 +168,95 @@ fn load_guest(job: &Job, pool: &Pool, spec: &TaskSpec) -> Result<LoadedGuest, Jo
     };
     pool.load(guest)
         .map_err(|e| JobError::at_location(&job.path, at, e.to_string()))
+}
+
+/// Checks that `reduce` combines two of the task's results into one of the
+/// same type, and that `report` takes one.
+fn check_reduce(
+    job: &Job,
+    spec: &TaskSpec,
+    reduce: &ReduceSpec,
+    guest: &LoadedGuest,
+) -> Result<(), JobError> {
+    let err = |at: Location, message: String| JobError::at_location(&job.path, at, message);
+    let lookup = |name: &str, at: Location| {
+        guest.function(name).ok_or_else(|| {
+            let message = guest
+                .check(name, &[])
+                .err()
+                .map(|e| e.message().to_owned())
+                .unwrap_or_default();
+            err(at, message)
+        })
+    };
+    let mapped = lookup(&spec.call, spec.call_span)?;
+    let results = mapped.result_types();
+    let [result] = results.as_slice() else {
+        return Err(err(
+            reduce.span,
+            format!(
+                "`{}` returns no single value to reduce: it is {}",
+                spec.call,
+                mapped.signature()
+            ),
+        ));
+    };
+    let merge = lookup(&reduce.call, reduce.span)?;
+    let t = short(result);
+    if merge.param_types() != [result.clone(), result.clone()]
+        || merge.result_types() != [result.clone()]
+    {
+        return Err(err(
+            reduce.span,
+            format!(
+                "`{}` cannot reduce the results of `{}`: it must be func(a: {t}, b: {t}) -> {t}, and it is {}",
+                reduce.call,
+                spec.call,
+                shape(merge)
+            ),
+        ));
+    }
+    if let Some(report) = &reduce.report {
+        let render = lookup(&report.call, report.span)?;
+        if render.param_types() != [result.clone()] || render.result_types().len() != 1 {
+            return Err(err(
+                report.span,
+                format!(
+                    "`{}` cannot render the reduced `{t}`: it must take one `{t}` and return the report, and it is {}",
+                    report.call,
+                    shape(render)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A type for a message: long record types are cut short.
+fn short(ty: &str) -> String {
+    const MAX: usize = 32;
+    if ty.chars().count() <= MAX {
+        ty.to_owned()
+    } else {
+        let cut: String = ty.chars().take(MAX).collect();
+        format!("{cut}…")
+    }
+}
+
+/// A function's signature with long types cut short.
+fn shape(f: &wpool::Function) -> String {
+    let params: Vec<String> = f
+        .param_names()
+        .iter()
+        .zip(f.param_types())
+        .map(|(n, t)| format!("{n}: {}", short(&t)))
+        .collect();
+    let results: Vec<String> = f.result_types().iter().map(|t| short(t)).collect();
+    match results.as_slice() {
+        [] => format!("func({})", params.join(", ")),
+        [one] => format!("func({}) -> {one}", params.join(", ")),
+        many => format!("func({}) -> ({})", params.join(", "), many.join(", ")),
+    }
 }
 
 /// Checks the task's calls against the function's signature and expands its inputs.

@@ -2,7 +2,6 @@
 //! file; in input order or as completed; with a progress bar on stderr.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -10,6 +9,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
+use crate::atomic::AtomicFile;
 use crate::job::{Format, Order};
 use crate::record::Record;
 
@@ -76,8 +76,30 @@ fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Where records are written: stdout, or a file put in place at the end.
+enum Out {
+    Stdout(io::Stdout),
+    File(BufWriter<AtomicFile>),
+}
+
+impl Write for Out {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Out::Stdout(out) => out.write(buf),
+            Out::File(out) => out.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Out::Stdout(out) => out.flush(),
+            Out::File(out) => out.flush(),
+        }
+    }
+}
+
 struct Writer {
-    out: Box<dyn Write + Send>,
+    out: Out,
     format: Format,
     first: bool,
     bar: ProgressBar,
@@ -111,12 +133,17 @@ impl Writer {
         })
     }
 
-    fn finish(&mut self) -> io::Result<()> {
+    /// Closes the output; a file is renamed into place only now, so a run
+    /// that fails before leaves no half-written file.
+    fn finish(mut self) -> io::Result<()> {
         if self.format == Format::Json {
             let closing = if self.first { "[]\n" } else { "\n]\n" };
             self.out.write_all(closing.as_bytes())?;
         }
-        self.out.flush()
+        match self.out {
+            Out::Stdout(mut out) => out.flush(),
+            Out::File(out) => out.into_inner().map_err(|e| e.into_error())?.commit(),
+        }
     }
 }
 
@@ -126,11 +153,9 @@ pub(crate) async fn run(
     options: SinkOptions,
 ) -> io::Result<Summary> {
     let started = Instant::now();
-    let out: Box<dyn Write + Send> = match &options.path {
-        Some(path) => Box::new(BufWriter::new(File::create(path).map_err(|e| {
-            io::Error::new(e.kind(), format!("cannot create `{}`: {e}", path.display()))
-        })?)),
-        None => Box::new(io::stdout()),
+    let out = match &options.path {
+        Some(path) => Out::File(BufWriter::new(AtomicFile::create(path)?)),
+        None => Out::Stdout(io::stdout()),
     };
     let bar = if options.progress {
         let bar =

@@ -14,11 +14,15 @@ use crate::grants::Grants;
 use crate::state::{CommandIo, StoreState};
 use crate::value::Value;
 
-/// The built-in guests, compiled from `guest/` by the build script.
+/// The built-in guests, compiled from `guest/` by the build script (by name).
 const BUILTINS: &[(&str, &[u8])] = &[
     (
         "heavy_calc",
         include_bytes!(concat!(env!("OUT_DIR"), "/heavy_calc.wasm")),
+    ),
+    (
+        "logs",
+        include_bytes!(concat!(env!("OUT_DIR"), "/logs.wasm")),
     ),
     (
         "sha256",
@@ -307,6 +311,27 @@ impl Function {
                 (0..params.len()).map(|i| format!("p{i}")).collect()
             }
             Signature::Command(_) => vec!["stdin".to_owned(), "args".to_owned()],
+        }
+    }
+
+    /// The parameters' types as [`signature`](Function::signature) writes
+    /// them, e.g. `["list<u8>"]`.
+    pub fn param_types(&self) -> Vec<String> {
+        match &self.sig {
+            Signature::Component { params, .. } => {
+                params.iter().map(|(_, t)| describe(t)).collect()
+            }
+            Signature::Module { params, .. } => params.iter().map(|t| t.to_string()).collect(),
+            Signature::Command(_) => vec!["list<u8>".to_owned(), "list<string>".to_owned()],
+        }
+    }
+
+    /// The results' types as [`signature`](Function::signature) writes them.
+    pub fn result_types(&self) -> Vec<String> {
+        match &self.sig {
+            Signature::Component { results, .. } => results.iter().map(describe).collect(),
+            Signature::Module { results, .. } => results.iter().map(|t| t.to_string()).collect(),
+            Signature::Command(_) => vec!["string".to_owned()],
         }
     }
 

@@ -19,6 +19,7 @@ use crate::interrupt;
 use crate::job::{Format, Job, Order};
 use crate::plan::{self, Inputs, Overrides, PlanError};
 use crate::record::{Outcome, Record, clip};
+use crate::reduce;
 use crate::sink::{self, Delivery, SinkOptions, Summary};
 
 /// Run a job file.
@@ -108,7 +109,12 @@ impl RunArgs {
             order,
             path,
             progress: !self.no_progress && std::io::stderr().is_terminal(),
-            total: plan.total,
+            total: plan.total
+                + plan
+                    .tasks
+                    .iter()
+                    .filter(|t| t.spec.reduce.is_some())
+                    .count(),
         };
 
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -144,6 +150,8 @@ struct TaskCtx {
     /// in-flight bound, so memory stays bounded whatever the order of
     /// completion. Not for fetches, whose bodies arrive in any order.
     hold_permit: bool,
+    /// Where successful results go to be combined (`reduce`).
+    reduce: Option<mpsc::Sender<Value>>,
 }
 
 impl TaskCtx {
@@ -198,6 +206,9 @@ impl TaskCtx {
                 Ok(queued) => queued.await,
                 Err(e) => Err(e),
             };
+            if let (Ok(out), Some(reduce)) = (&result, &self.reduce) {
+                let _ = reduce.send(out.value.clone()).await;
+            }
             let record = match result {
                 Ok(out) => self.record(
                     index,
@@ -276,7 +287,23 @@ async fn execute(
     let mut fetch_consumers: Vec<Vec<mpsc::Sender<Fetched>>> = vec![Vec::new(); job.fetches.len()];
     let mut producers = tokio::task::JoinSet::new();
 
+    let mut reduce_index = plan.total;
     for task in plan.tasks {
+        let reduce = task.spec.reduce.clone().map(|spec| {
+            let labels = reduce::Labels {
+                index: reduce_index,
+                name: task.spec.name.clone(),
+                guest: task.spec.guest.clone(),
+            };
+            reduce_index += 1;
+            reduce::start(
+                plan.pool.clone(),
+                task.guest.clone(),
+                spec,
+                labels,
+                records.clone(),
+            )
+        });
         // Bounds this task's inputs in flight (read, queued, running, or
         // finished but not yet written): enough to keep every worker busy,
         // never the whole job in memory.
@@ -293,6 +320,7 @@ async fn execute(
                 .map_or_else(TaskOptions::new, |t| TaskOptions::new().timeout(t)),
             records: records.clone(),
             hold_permit: input_order && !matches!(task.inputs, Inputs::Fetch(_)),
+            reduce,
         });
         let first = task.first;
         let extra = task.spec.args.clone();

@@ -79,6 +79,15 @@ pub(super) struct RawTask {
     pub(super) args: Option<Spanned<Vec<ArgValue>>>,
     pub(super) each: Option<Spanned<RawEach>>,
     pub(super) timeout: Option<Spanned<DurationStr>>,
+    pub(super) reduce: Option<Spanned<String>>,
+    pub(super) report: Option<Spanned<RawReport>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawReport {
+    pub(super) call: Spanned<String>,
+    pub(super) path: Option<Spanned<String>>,
 }
 
 pub(super) enum RawEach {

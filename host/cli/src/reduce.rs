@@ -1,0 +1,139 @@
+//! A task's `reduce` at run time: its results folded into one with the
+//! guest's combining function as they arrive, then optionally rendered by
+//! its `report` function and written to a file atomically. The outcome is
+//! one more record, after the task's inputs.
+
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+use wpool::{LoadedGuest, Pool, Value};
+
+use crate::atomic::AtomicFile;
+use crate::job::{ReduceSpec, ReportSpec};
+use crate::record::{Outcome, Record};
+use crate::sink::Delivery;
+
+/// Results waiting to be folded in; bounded, so a slow combining function
+/// holds back the task's inputs instead of piling results up.
+const WAITING: usize = 64;
+
+/// Who the reduce record is about.
+pub(crate) struct Labels {
+    pub(crate) index: usize,
+    pub(crate) name: Option<String>,
+    pub(crate) guest: String,
+}
+
+/// Starts folding; send every successful result to the returned sender and
+/// drop it when the task's inputs are done: the record follows.
+pub(crate) fn start(
+    pool: Pool,
+    guest: LoadedGuest,
+    spec: ReduceSpec,
+    labels: Labels,
+    records: mpsc::Sender<Delivery>,
+) -> mpsc::Sender<Value> {
+    let (tx, mut results) = mpsc::channel::<Value>(WAITING);
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let mut folded: Option<Value> = None;
+        let mut count = 0usize;
+        let mut failure: Option<Outcome> = None;
+        while let Some(value) = results.recv().await {
+            count += 1;
+            if failure.is_some() {
+                continue; // keep draining: the task's inputs must not wait on us
+            }
+            folded = match folded.take() {
+                None => Some(value),
+                Some(acc) => match pool.submit(&guest, &spec.call, vec![acc, value]).await {
+                    Ok(out) => Some(out.value),
+                    Err(e) => {
+                        failure = Some(Outcome::Err {
+                            kind: e.kind().as_str().to_owned(),
+                            message: e.detail().to_owned(),
+                        });
+                        None
+                    }
+                },
+            };
+        }
+        let outcome = match (failure, folded) {
+            (Some(failure), _) => failure,
+            (None, None) => Outcome::Err {
+                kind: "reduce".to_owned(),
+                message: "no results to reduce: every input failed, or there were none".to_owned(),
+            },
+            (None, Some(value)) => match &spec.report {
+                None => Outcome::Ok(value),
+                Some(report) => render(&pool, &guest, report, value).await,
+            },
+        };
+        let call = match &spec.report {
+            Some(report) => format!("{} > {}", spec.call, report.call),
+            None => spec.call.clone(),
+        };
+        let record = Record {
+            index: labels.index,
+            name: labels.name,
+            guest: labels.guest,
+            call,
+            input: format!("{count} result{}", if count == 1 { "" } else { "s" }),
+            outcome,
+            ms: started.elapsed().as_secs_f64() * 1000.0,
+            worker: None,
+        };
+        let _ = records
+            .send(Delivery {
+                record,
+                permit: None,
+            })
+            .await;
+    });
+    tx
+}
+
+/// Runs the report function; with a path, writes its output there
+/// atomically and says where.
+async fn render(pool: &Pool, guest: &LoadedGuest, report: &ReportSpec, value: Value) -> Outcome {
+    let out = match pool.submit(guest, &report.call, vec![value]).await {
+        Ok(out) => out.value,
+        Err(e) => {
+            return Outcome::Err {
+                kind: e.kind().as_str().to_owned(),
+                message: e.detail().to_owned(),
+            };
+        }
+    };
+    let Some(path) = report.path.clone() else {
+        return Outcome::Ok(out);
+    };
+    let bytes = match out {
+        Value::String(text) => text.into_bytes(),
+        Value::Bytes(bytes) => bytes,
+        other => other.to_json().into_bytes(),
+    };
+    let len = bytes.len();
+    let shown = path.display().to_string();
+    let written = tokio::task::spawn_blocking(move || {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        AtomicFile::write(&path, &bytes)
+    })
+    .await;
+    match written {
+        Ok(Ok(())) => Outcome::Ok(Value::Map(vec![
+            ("path".to_owned(), Value::String(shown)),
+            ("bytes".to_owned(), Value::UInt(len as u64)),
+        ])),
+        Ok(Err(e)) => Outcome::Err {
+            kind: "write".to_owned(),
+            message: format!("cannot write the report `{shown}`: {e}"),
+        },
+        Err(e) => Outcome::Err {
+            kind: "write".to_owned(),
+            message: format!("the report writer failed: {e}"),
+        },
+    }
+}
