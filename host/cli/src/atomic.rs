@@ -65,6 +65,34 @@ impl Write for AtomicFile {
     }
 }
 
+/// Writes a result to `path` atomically (creating its folder): strings as
+/// UTF-8, bytes as they are, anything else as JSON. Answers the value a
+/// record shows instead, `{ path, bytes }`, or why it could not.
+pub(crate) async fn save_value(path: PathBuf, value: wpool::Value) -> Result<wpool::Value, String> {
+    let bytes = match value {
+        wpool::Value::String(text) => text.into_bytes(),
+        wpool::Value::Bytes(bytes) => bytes,
+        other => other.to_json().into_bytes(),
+    };
+    let len = bytes.len();
+    let shown = path.display().to_string();
+    let written = tokio::task::spawn_blocking(move || {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        AtomicFile::write(&path, &bytes)
+    })
+    .await;
+    match written {
+        Ok(Ok(())) => Ok(wpool::Value::Map(vec![
+            ("path".to_owned(), wpool::Value::String(shown)),
+            ("bytes".to_owned(), wpool::Value::UInt(len as u64)),
+        ])),
+        Ok(Err(e)) => Err(format!("cannot write `{shown}`: {e}")),
+        Err(e) => Err(format!("the writer of `{shown}` failed: {e}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

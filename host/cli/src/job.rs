@@ -15,11 +15,13 @@ use toml::Spanned;
 
 mod raw;
 mod reduce;
+mod save;
 #[cfg(test)]
 mod tests;
 mod units;
 
 pub use reduce::{ReduceSpec, ReportSpec};
+pub use save::SaveSpec;
 
 use raw::{DurationStr, RawEach, RawFetch, RawGuest, RawJob, RawOutput, RawPool, RawSize, RawTask};
 
@@ -162,6 +164,8 @@ pub struct TaskSpec {
     pub args_span: Location,
     /// Results combined into one (`reduce`, then optionally `report`).
     pub reduce: Option<ReduceSpec>,
+    /// Each result written to its own file (`save`).
+    pub save: Option<SaveSpec>,
 }
 
 /// What a task maps over: one call per item.
@@ -732,8 +736,10 @@ impl Cx<'_> {
                 }
             };
             let reduce = self.reduce(t.reduce, t.report, base_dir)?;
+            let save = self.save(t.save, base_dir)?;
             tasks.push(TaskSpec {
                 reduce,
+                save,
                 index,
                 name: t.name,
                 guest: guest.get_ref().clone(),

@@ -8,7 +8,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use wpool::{LoadedGuest, Pool, Value};
 
-use crate::atomic::AtomicFile;
+use crate::atomic::save_value;
 use crate::job::{ReduceSpec, ReportSpec};
 use crate::record::{Outcome, Record};
 use crate::sink::Delivery;
@@ -108,32 +108,11 @@ async fn render(pool: &Pool, guest: &LoadedGuest, report: &ReportSpec, value: Va
     let Some(path) = report.path.clone() else {
         return Outcome::Ok(out);
     };
-    let bytes = match out {
-        Value::String(text) => text.into_bytes(),
-        Value::Bytes(bytes) => bytes,
-        other => other.to_json().into_bytes(),
-    };
-    let len = bytes.len();
-    let shown = path.display().to_string();
-    let written = tokio::task::spawn_blocking(move || {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-        AtomicFile::write(&path, &bytes)
-    })
-    .await;
-    match written {
-        Ok(Ok(())) => Outcome::Ok(Value::Map(vec![
-            ("path".to_owned(), Value::String(shown)),
-            ("bytes".to_owned(), Value::UInt(len as u64)),
-        ])),
-        Ok(Err(e)) => Outcome::Err {
+    match save_value(path, out).await {
+        Ok(written) => Outcome::Ok(written),
+        Err(message) => Outcome::Err {
             kind: "write".to_owned(),
-            message: format!("cannot write the report `{shown}`: {e}"),
-        },
-        Err(e) => Outcome::Err {
-            kind: "write".to_owned(),
-            message: format!("the report writer failed: {e}"),
+            message,
         },
     }
 }

@@ -14,9 +14,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use wpool::{LoadedGuest, Pool, TaskOptions, Value};
 
 use super::CacheArgs;
+use crate::atomic::save_value;
 use crate::fetch::{self, Fetched};
 use crate::interrupt;
-use crate::job::{Format, Job, Order};
+use crate::job::{Format, Job, Order, SaveSpec};
 use crate::plan::{self, Inputs, Overrides, PlanError};
 use crate::record::{Outcome, Record, clip};
 use crate::reduce;
@@ -152,6 +153,8 @@ struct TaskCtx {
     hold_permit: bool,
     /// Where successful results go to be combined (`reduce`).
     reduce: Option<mpsc::Sender<Value>>,
+    /// Where each successful result is written (`save`).
+    save: Option<SaveSpec>,
 }
 
 impl TaskCtx {
@@ -210,13 +213,22 @@ impl TaskCtx {
                 let _ = reduce.send(out.value.clone()).await;
             }
             let record = match result {
-                Ok(out) => self.record(
-                    index,
-                    input,
-                    Outcome::Ok(out.value),
-                    millis(out.elapsed),
-                    Some(out.worker),
-                ),
+                Ok(mut out) => {
+                    let outcome = match &self.save {
+                        None => Outcome::Ok(std::mem::take(&mut out.value)),
+                        Some(save) => {
+                            let path = save.path_for(&input, index);
+                            match save_value(path, std::mem::take(&mut out.value)).await {
+                                Ok(written) => Outcome::Ok(written),
+                                Err(message) => Outcome::Err {
+                                    kind: "write".to_owned(),
+                                    message,
+                                },
+                            }
+                        }
+                    };
+                    self.record(index, input, outcome, millis(out.elapsed), Some(out.worker))
+                }
                 Err(e) => self.record(
                     index,
                     input,
@@ -321,6 +333,7 @@ async fn execute(
             records: records.clone(),
             hold_permit: input_order && !matches!(task.inputs, Inputs::Fetch(_)),
             reduce,
+            save: task.spec.save.clone(),
         });
         let first = task.first;
         let extra = task.spec.args.clone();

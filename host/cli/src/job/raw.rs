@@ -80,6 +80,7 @@ pub(super) struct RawTask {
     pub(super) each: Option<Spanned<RawEach>>,
     pub(super) timeout: Option<Spanned<DurationStr>>,
     pub(super) reduce: Option<Spanned<String>>,
+    pub(super) save: Option<Spanned<String>>,
     pub(super) report: Option<Spanned<RawReport>>,
 }
 

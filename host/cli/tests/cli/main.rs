@@ -9,7 +9,7 @@ mod inspect; // `wpool inspect`, `wpool guests`, and the compile cache across pr
 mod interrupt; // SIGINT/SIGTERM: stop dispatching, grace period, exit 130; a second signal stops at once
 mod job_errors; // malformed job files: exit 2 with file:line:col, nothing runs
 mod records; // result records: formats, order, output file, exit status on failures
-mod reduce; // `reduce` + `report`: results combined as they arrive, the report written atomically
+mod reduce; // `reduce` + `report`, `save`, atomic output files
 mod scaffold; // `wpool new`: the generated crate tests, builds and runs in its job
 
 use std::path::{Path, PathBuf};

@@ -156,3 +156,51 @@ path = "{}"
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// `save`: each result in its own file, named from the input; the record
+/// says where. A bad template is a job error.
+#[test]
+fn save_writes_each_result_to_its_own_file() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "one.txt", "b a b");
+    write(dir.path(), "two.txt", "c c c d");
+    let job = write(
+        dir.path(),
+        "job.toml",
+        r#"
+[[task]]
+guest = "wordfreq"
+call = "run"
+each = { files = "*.txt" }
+args = [["1"]]
+save = "top/{stem}.top"
+"#,
+    );
+    let records = run_jsonl(&job, 0);
+    let top = dir.path().join("top");
+    assert_eq!(
+        std::fs::read_to_string(top.join("one.top")).unwrap(),
+        "2 b\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(top.join("two.top")).unwrap(),
+        "3 c\n"
+    );
+    assert_eq!(
+        records[0]["value"]["path"],
+        top.join("one.top").display().to_string()
+    );
+    assert_eq!(records[0]["value"]["bytes"], 4);
+
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        "[[task]]\nguest = \"wordfreq\"\ncall = \"run\"\nargs = [\"x\"]\nsave = \"out/{base}.txt\"\n",
+    );
+    crate::wpool()
+        .arg("run")
+        .arg(&bad)
+        .run()
+        .status(2)
+        .stderr_contains("bad.toml:5:8: `save`: unknown placeholder `{base}`");
+}
