@@ -15,7 +15,7 @@ guests:
 
 # The README's test command: every test, real guests, real loopback servers.
 test:
-    bash scripts/setup.sh && cargo test --workspace
+    bash scripts/test.sh
 
 # Clippy with warnings as errors, and rustfmt in check mode.
 lint:

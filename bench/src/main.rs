@@ -12,6 +12,7 @@ mod report;
 mod resilience;
 mod sides;
 mod startup;
+mod usecases;
 mod versus;
 mod workloads;
 
@@ -170,6 +171,9 @@ fn main() -> Result<()> {
     }
     if settings.wants("f") {
         rows.extend(step("f. sha256 throughput", || bench.sha256())?);
+    }
+    if settings.wants("i") {
+        rows.extend(step("i. use-case guests", || bench.use_cases())?);
     }
     bench.shutdown();
     if settings.wants("g") {

@@ -225,7 +225,8 @@ pub fn show(value: f64, unit: Unit) -> String {
         Unit::Ms => format!("{value:.1} ms"),
         Unit::Us => format!("{value:.2} µs"),
         Unit::OpsPerSec if value >= 1e6 => format!("{:.2} M/s", value / 1e6),
-        Unit::OpsPerSec => format!("{:.0} k/s", value / 1e3),
+        Unit::OpsPerSec if value >= 1e3 => format!("{:.0} k/s", value / 1e3),
+        Unit::OpsPerSec => format!("{value:.0}/s"),
         Unit::MibPerSec => format!("{value:.0} MiB/s"),
         Unit::Mib => format!("{value:.1} MiB"),
     }

@@ -75,7 +75,7 @@ pub struct Bench {
     pub(crate) single: Runtime,
     /// Drives many submitters: the throughput workload.
     multi: Runtime,
-    one: Pool,
+    pub(crate) one: Pool,
     pub(crate) many: Pool,
     fresh: Pool,
     calc_one: LoadedGuest,

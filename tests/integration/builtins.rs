@@ -75,7 +75,19 @@ async fn sha256_of_ten_mib_matches_native() {
 #[test]
 fn builtins_are_listed() {
     let names: Vec<&str> = Guest::builtins().collect();
-    assert_eq!(names, ["heavy_calc", "sha256"]);
+    assert_eq!(
+        names,
+        [
+            "crypto",
+            "etl",
+            "heavy_calc",
+            "image",
+            "logs",
+            "scrape",
+            "sha256",
+            "wordfreq"
+        ]
+    );
 }
 
 #[test]
@@ -84,6 +96,74 @@ fn unknown_builtin_lists_the_choices() {
     let err = pool.load(Guest::builtin("sha265")).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "unknown built-in guest `sha265`; expected one of `heavy_calc`, `sha256`"
+        "unknown built-in guest `sha265`; expected one of `crypto`, `etl`, `heavy_calc`, \
+         `image`, `logs`, `scrape`, `sha256`, `wordfreq`"
+    );
+}
+
+/// The crypto guest's pairs undo each other, and a sealed message that was
+/// altered, or opened with another key, fails with kind `guest`.
+#[tokio::test]
+async fn crypto_round_trips_and_refuses_tampering() {
+    let pool = pool(2, Duration::from_secs(30));
+    let crypto = pool.load(Guest::builtin("crypto")).unwrap();
+    let data = wpool_tests::http::bytes_for(3, 300_000);
+    let call = |func: &'static str, args: Vec<Value>| {
+        let pool = pool.clone();
+        let crypto = crypto.clone();
+        async move { pool.submit(&crypto, func, args).await }
+    };
+    let gz = call("gzip", vec![Value::from(data.clone()), Value::from(6u8)])
+        .await
+        .unwrap();
+    let back = call("gunzip", vec![gz.value]).await.unwrap();
+    assert_eq!(back.value.as_bytes().unwrap(), data);
+    let lz = call("lz4", vec![Value::from(data.clone())]).await.unwrap();
+    let back = call("unlz4", vec![lz.value]).await.unwrap();
+    assert_eq!(back.value.as_bytes().unwrap(), data);
+
+    let key = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+    let other = "ff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+    let sealed = call("seal", vec![Value::from(data.clone()), Value::from(key)])
+        .await
+        .unwrap()
+        .value;
+    let again = call("seal", vec![Value::from(data.clone()), Value::from(key)])
+        .await
+        .unwrap()
+        .value;
+    assert_ne!(sealed, again, "a fresh nonce every time");
+    let opened = call("unseal", vec![sealed.clone(), Value::from(key)])
+        .await
+        .unwrap();
+    assert_eq!(opened.value.as_bytes().unwrap(), data);
+    let wrong = call("unseal", vec![sealed.clone(), Value::from(other)])
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.kind(), wpool::ErrorKind::Guest, "{wrong}");
+    let mut altered = sealed.as_bytes().unwrap().to_vec();
+    altered[40] ^= 1;
+    let err = call("unseal", vec![Value::from(altered), Value::from(key)])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("authentication failed"), "{err}");
+    let bad_key = call("seal", vec![Value::from(data), Value::from("abc")])
+        .await
+        .unwrap_err();
+    assert!(bad_key.to_string().contains("64 hex digits"), "{bad_key}");
+    let garbage = call("gunzip", vec![Value::from(b"not gzip".to_vec())])
+        .await
+        .unwrap_err();
+    assert_eq!(garbage.kind(), wpool::ErrorKind::Guest);
+
+    let sha = call("sha256", vec![Value::from("abc")]).await.unwrap();
+    assert_eq!(
+        sha.value,
+        Value::from("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    );
+    let blake = call("blake3", vec![Value::from("")]).await.unwrap();
+    assert_eq!(
+        blake.value,
+        Value::from("af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262")
     );
 }

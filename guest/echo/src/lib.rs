@@ -38,7 +38,8 @@ impl Guest for Echo {
     }
 
     fn checked_div(a: i64, b: i64) -> Result<i64, String> {
-        a.checked_div(b).ok_or_else(|| format!("cannot divide {a} by {b}"))
+        a.checked_div(b)
+            .ok_or_else(|| format!("cannot divide {a} by {b}"))
     }
 
     fn swap(t: (String, u8)) -> (u8, String) {

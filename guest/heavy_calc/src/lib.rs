@@ -6,7 +6,9 @@ struct HeavyCalc;
 
 impl Guest for HeavyCalc {
     fn heavy_calc(n: u64) -> u64 {
-        (0..n).map(|i| i.wrapping_mul(i) % 7).fold(0u64, u64::wrapping_add)
+        (0..n)
+            .map(|i| i.wrapping_mul(i) % 7)
+            .fold(0u64, u64::wrapping_add)
     }
 }
 

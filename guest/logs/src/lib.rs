@@ -168,7 +168,12 @@ fn render_report(all: &Stats) -> String {
     let mut top: Vec<&PathCount> = all.paths.iter().collect();
     top.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.path.cmp(&b.path)));
     for p in top.into_iter().take(10) {
-        let _ = writeln!(md, "| `{}` | {} |", p.path.replace('|', "\\|"), grouped(p.count));
+        let _ = writeln!(
+            md,
+            "| `{}` | {} |",
+            p.path.replace('|', "\\|"),
+            grouped(p.count)
+        );
     }
     md
 }

@@ -17,12 +17,25 @@ use crate::value::Value;
 /// The built-in guests, compiled from `guest/` by the build script (by name).
 const BUILTINS: &[(&str, &[u8])] = &[
     (
+        "crypto",
+        include_bytes!(concat!(env!("OUT_DIR"), "/crypto.wasm")),
+    ),
+    ("etl", include_bytes!(concat!(env!("OUT_DIR"), "/etl.wasm"))),
+    (
         "heavy_calc",
         include_bytes!(concat!(env!("OUT_DIR"), "/heavy_calc.wasm")),
     ),
     (
+        "image",
+        include_bytes!(concat!(env!("OUT_DIR"), "/image.wasm")),
+    ),
+    (
         "logs",
         include_bytes!(concat!(env!("OUT_DIR"), "/logs.wasm")),
+    ),
+    (
+        "scrape",
+        include_bytes!(concat!(env!("OUT_DIR"), "/scrape.wasm")),
     ),
     (
         "sha256",

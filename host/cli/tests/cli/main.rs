@@ -11,6 +11,7 @@ mod job_errors; // malformed job files: exit 2 with file:line:col, nothing runs
 mod records; // result records: formats, order, output file, exit status on failures
 mod reduce; // `reduce` + `report`, `save`, atomic output files
 mod scaffold; // `wpool new`: the generated crate tests, builds and runs in its job
+mod usecases; // the use-case examples: crypto, ETL, images, scraping
 
 use std::path::{Path, PathBuf};
 
