@@ -156,6 +156,24 @@ fn python_rows(label: &str, ours: &Figure, python: &[(Executor, Measured)], bar:
         .collect()
 }
 
+/// Each Python executor with what it measured; a missing 3.14 stands as
+/// the interpreter pool it would have been, so its row says "skipped".
+fn pair_up(
+    executors: Vec<Option<Executor>>,
+    measured: impl Iterator<Item = Measured>,
+) -> Vec<(Executor, Measured)> {
+    executors
+        .into_iter()
+        .map(|e| {
+            e.unwrap_or(Executor {
+                python: "python3.14".into(),
+                kind: "interpreter",
+            })
+        })
+        .zip(measured)
+        .collect()
+}
+
 fn figure(name: &str, measured: Measured) -> Result<Figure> {
     match measured {
         Measured::Rounds(rounds) => Ok(Figure::new(name, Unit::Ms, rounds)),
@@ -236,19 +254,7 @@ impl Bench {
             Target::AtMost(1.10),
             "≤ 1.10×",
         )];
-        let python: Vec<(Executor, Measured)> = executors
-            .iter()
-            .zip(measured)
-            .map(|(e, m)| {
-                (
-                    e.clone().unwrap_or(Executor {
-                        python: "python3.14".into(),
-                        kind: "interpreter",
-                    }),
-                    m,
-                )
-            })
-            .collect();
+        let python = pair_up(executors.to_vec(), measured);
         rows.extend(python_rows(&label, &ours, &python, 50.0));
         Ok(rows)
     }
@@ -296,19 +302,7 @@ impl Bench {
         }
         let mut measured = sides::run(self.settings.rounds, sides)?.into_iter();
         let ours = figure("wpool", measured.next().expect("wpool side"))?;
-        let python: Vec<(Executor, Measured)> = executors
-            .into_iter()
-            .zip(measured)
-            .map(|(e, m)| {
-                (
-                    e.unwrap_or(Executor {
-                        python: "python3.14".into(),
-                        kind: "interpreter",
-                    }),
-                    m,
-                )
-            })
-            .collect();
+        let python = pair_up(executors.to_vec(), measured);
         Ok(python_rows(
             &format!("B. {} tiny tasks, {workers} workers", thousands(TINY_TASKS)),
             &ours,
@@ -415,19 +409,7 @@ impl Bench {
                 "info",
             ),
         ];
-        let python: Vec<(Executor, Measured)> = executors
-            .into_iter()
-            .zip(measured)
-            .map(|(e, m)| {
-                (
-                    e.unwrap_or(Executor {
-                        python: "python3.14".into(),
-                        kind: "interpreter",
-                    }),
-                    m,
-                )
-            })
-            .collect();
+        let python = pair_up(executors.to_vec(), measured);
         rows.extend(python_rows(
             &format!("{label}, wasm guest"),
             &wasm,
