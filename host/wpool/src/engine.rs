@@ -122,6 +122,7 @@ impl Runtime {
                 imports: compiled.imports.into_iter().map(|i| i.name).collect(),
                 grants: guest.grants.clone(),
                 cache: compiled.cache,
+                wit: compiled.wit.map(Into::into),
             }),
         })
     }
@@ -157,6 +158,7 @@ impl Runtime {
             imports: compiled.imports,
             cache: compiled.cache,
             problem,
+            wit: compiled.wit,
         })
     }
 
@@ -263,6 +265,9 @@ impl Runtime {
             }
         };
         Ok(Compiled {
+            wit: (kind == GuestKind::Component)
+                .then(|| crate::wit::component_wit(&bytes))
+                .flatten(),
             name,
             artifact,
             cache,
@@ -281,6 +286,7 @@ struct Compiled {
     kind: GuestKind,
     functions: Vec<Function>,
     imports: Vec<Import>,
+    wit: Option<String>,
 }
 
 /// The WASI preview 2 interfaces wpool links for components (`wasi:sockets`

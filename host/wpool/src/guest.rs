@@ -190,6 +190,12 @@ pub struct Inspection {
     /// Why the guest cannot run (`None` when it can), e.g. an import of
     /// `wasi:http` that wpool does not provide.
     pub problem: Option<String>,
+    /// A component's interface as WIT, printed as `wasm-tools component wit`
+    /// prints it: `package root:component;` and a `world root` declaring
+    /// each record, variant, enum and flags once by name, then its imports
+    /// and exports. `None` for a core module, or a component whose types
+    /// WIT cannot describe: [`Function::signature`] still names every type.
+    pub wit: Option<String>,
 }
 
 /// A compiled guest, linked and ready to instantiate on every worker of the
@@ -209,6 +215,7 @@ pub(crate) struct GuestInner {
     pub(crate) imports: Vec<String>,
     pub(crate) grants: Grants,
     pub(crate) cache: CacheStatus,
+    pub(crate) wit: Option<Arc<str>>,
 }
 
 pub(crate) enum Pre {
@@ -538,6 +545,12 @@ impl LoadedGuest {
     /// Component, core module or WASI command.
     pub fn kind(&self) -> GuestKind {
         self.inner.kind
+    }
+
+    /// The guest's interface as WIT (see [`Inspection::wit`]); `None` for a
+    /// core module or a component whose types WIT cannot describe.
+    pub fn wit(&self) -> Option<&str> {
+        self.inner.wit.as_deref()
     }
 
     /// The exported functions, in export order.

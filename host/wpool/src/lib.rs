@@ -73,6 +73,7 @@ mod pool;
 mod state;
 mod value;
 mod worker;
+mod wit;
 
 pub use cache::CacheStatus;
 pub use dir::GuestDir;

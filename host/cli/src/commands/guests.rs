@@ -1,4 +1,4 @@
-//! `wpool guests`: the built-in guests.
+//! `wpool guests`: the built-in guests and their interfaces.
 
 use std::process::ExitCode;
 
@@ -6,8 +6,10 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::CacheArgs;
+use super::inspect::indent;
 
-/// List the built-in guests and their functions.
+/// List the built-in guests and their interfaces (a component's WIT world,
+/// or its functions' signatures).
 #[derive(Debug, Args)]
 pub(crate) struct GuestsArgs {
     #[command(flatten)]
@@ -22,8 +24,14 @@ impl GuestsArgs {
                 .load(wpool::Guest::builtin(name))
                 .with_context(|| format!("cannot load `{name}`"))?;
             println!("{name} ({})", guest.kind());
-            for function in guest.functions() {
-                println!("  {}: {}", function.name(), function.signature());
+            match guest.wit() {
+                // A component's own WIT: its types declared once, by name.
+                Some(wit) => print!("{}", indent(wit)),
+                None => {
+                    for function in guest.functions() {
+                        println!("  {}: {}", function.name(), function.signature());
+                    }
+                }
             }
         }
         Ok(ExitCode::SUCCESS)

@@ -1,4 +1,5 @@
-//! `wpool inspect GUEST`: kind, imports, exports with WIT signatures.
+//! `wpool inspect GUEST`: kind, imports, and its interface as WIT (a
+//! component's world, with its own type names) or its exports' signatures.
 
 use std::process::ExitCode;
 
@@ -61,12 +62,21 @@ impl InspectArgs {
             };
             println!("  {:width$}  {status}", import.name);
         }
-        println!("exports:");
-        if report.functions.is_empty() {
-            println!("  (no functions)");
-        }
-        for function in &report.functions {
-            println!("  {}: {}", function.name(), function.signature());
+        match &report.wit {
+            // A component's own WIT: its types declared once, by name.
+            Some(wit) => {
+                println!("interface (WIT):");
+                print!("{}", indent(wit));
+            }
+            None => {
+                println!("exports:");
+                if report.functions.is_empty() {
+                    println!("  (no functions)");
+                }
+                for function in &report.functions {
+                    println!("  {}: {}", function.name(), function.signature());
+                }
+            }
         }
         match report.problem {
             None => {
@@ -78,5 +88,33 @@ impl InspectArgs {
                 Ok(ExitCode::from(1))
             }
         }
+    }
+}
+
+/// `text` with every non-empty line indented by two spaces, ending in a
+/// newline.
+pub(crate) fn indent(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for line in text.lines() {
+        if !line.is_empty() {
+            out.push_str("  ");
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::indent;
+
+    #[test]
+    fn indent_leaves_blank_lines_blank() {
+        assert_eq!(
+            indent("a;\n\nworld b {\n  c\n}"),
+            "  a;\n\n  world b {\n    c\n  }\n"
+        );
+        assert_eq!(indent(""), "");
     }
 }
