@@ -10,3 +10,4 @@ mod conversion; // property tests: arbitrary values against every signature neve
 mod hot_reload; // a folder of guests: changes picked up live, old versions freed
 mod isolation; // traps, timeouts, memory bombs, grants and output caps fail one task only
 mod load; // 10,000 tasks with 10% hostile: nothing lost, nothing hangs
+mod wit; // a guest's interface as WIT: its own types declared once, by name
