@@ -46,9 +46,65 @@ fn guests_lists_the_builtins() {
         .arg("guests")
         .run()
         .success()
-        .stdout_contains("heavy_calc (component)")
-        .stdout_contains("heavy-calc: func(n: u64) -> u64")
-        .stdout_contains("sha256 (component)");
+        .stdout_contains("heavy_calc (component)\n  package root:component;\n")
+        .stdout_contains("    export heavy-calc: func(n: u64) -> u64;\n")
+        .stdout_contains("sha256 (component)")
+        .stdout_contains("    export merge: func(a: stats, b: stats) -> stats;\n")
+        .stdout_contains("wordfreq (WASI command)\n  run: func(stdin: list<u8>")
+        .stdout_lacks("record {");
+}
+
+/// A component's interface is its WIT world: each record declared once by
+/// its own name, not expanded into every signature; the rest stays.
+#[test]
+fn inspect_prints_a_components_wit() {
+    let run = wpool()
+        .args(["inspect", "logs"])
+        .run()
+        .success()
+        .stdout_contains("kind: component")
+        .stdout_contains("wasi:cli/stdout@0.2")
+        .stdout_contains("interface (WIT):\n  package root:component;\n\n  world root {\n")
+        .stdout_contains("\n    record stats {\n      files: u64,\n")
+        .stdout_contains("      statuses: list<status-count>,\n")
+        .stdout_contains("    export parse: func(log: list<u8>) -> stats;\n")
+        .stdout_contains("    export merge: func(a: stats, b: stats) -> stats;\n")
+        .stdout_contains("    export render: func(all: stats) -> string;\n  }\nstatus: runnable\n")
+        .stdout_lacks("record {")
+        .stdout_lacks("exports:");
+    assert_eq!(
+        run.stdout.matches("record stats {").count(),
+        1,
+        "{}",
+        run.stdout
+    );
+
+    // A `.wat` component: its WIT too, with its imported type's name.
+    let dir = tempfile::tempdir().unwrap();
+    let wat = crate::write(
+        dir.path(),
+        "points.wat",
+        r#"(component
+             (type $point' (record (field "x" s32) (field "y" s32)))
+             (import "point" (type $point (eq $point')))
+             (core module $m
+               (func (export "sum") (param i32 i32) (result i32)
+                 local.get 0
+                 local.get 1
+                 i32.add))
+             (core instance $i (instantiate $m))
+             (func $sum (param "p" $point) (result s32)
+               (canon lift (core func $i "sum")))
+             (export "sum" (func $sum)))"#,
+    );
+    wpool()
+        .arg("inspect")
+        .arg(&wat)
+        .run()
+        .success()
+        .stdout_contains("  (none)")
+        .stdout_contains("    record point {\n      x: s32,\n      y: s32,\n    }\n")
+        .stdout_contains("    export sum: func(p: point) -> s32;\n");
 }
 
 #[test]
