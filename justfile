@@ -4,14 +4,21 @@
 run job="examples/heavy_calc.toml":
     cargo run -p wpool-cli -- run {{job}}
 
-# Build everything (host crates; guests are built by the build scripts).
+# Build the host crates (the built-in guests come checked in: no wasm target needed).
 build:
     cargo build --workspace
 
-# Build the guest components by hand (wasm32-wasip2), outside the host build.
+# Rebuild the built-in guests from guest/ into host/builtins/wasm/ (commit them with the source).
 guests:
-    rustup target add wasm32-wasip2
-    cargo build --release --target wasm32-wasip2 --manifest-path guest/Cargo.toml
+    bash scripts/builtins.sh
+
+# Check that the checked-in built-in guests are what their source builds to.
+guests-check:
+    bash scripts/builtins.sh --check
+
+# Packaging: cargo package, an outside project embedding wpool, cargo install; no wasm target.
+embed-check:
+    bash scripts/embed-check.sh
 
 # The README's test command: every test, real guests, real loopback servers.
 test:

@@ -33,7 +33,11 @@ impl CacheArgs {
         match (&self.cache_dir, self.no_cache) {
             (_, true) => builder.no_cache(),
             (Some(dir), false) => builder.cache_dir(dir),
-            (None, false) => builder,
+            // On by default in the CLI (the library writes nothing unasked).
+            (None, false) => match wpool::PoolBuilder::user_cache_dir() {
+                Some(dir) => builder.cache_dir(dir),
+                None => builder,
+            },
         }
     }
 }
