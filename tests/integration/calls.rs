@@ -297,5 +297,6 @@ fn malformed_and_unlinkable_guests_fail_to_load() {
     let wants_socket = r#"(module (import "env" "open_socket" (func (param i32) (result i32))))"#;
     let err = pool.load(Guest::bytes("net", wants_socket)).unwrap_err();
     assert!(matches!(err, wpool::LoadError::Link { .. }), "{err}");
-    assert!(err.to_string().contains("open_socket"), "{err}");
+    let cause = std::error::Error::source(&err).expect("the link error's cause");
+    assert!(cause.to_string().contains("open_socket"), "{cause}");
 }

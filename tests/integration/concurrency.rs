@@ -99,16 +99,17 @@ async fn dropping_a_queued_task_cancels_it() {
 async fn shutdown_finishes_submitted_work() {
     let pool = pool(2, Duration::from_secs(30));
     let calc = pool.load(Guest::builtin("heavy_calc")).unwrap();
-    // Submit and poll each task once so every one is in the queue.
-    let mut tasks: Vec<_> = (0..8u64)
+    // Submit and poll each task once so every one is in the queue (each
+    // long enough not to finish before its first poll returns).
+    let mut tasks: Vec<_> = (1..=8u64)
         .map(|i| Box::pin(pool.submit(&calc, "heavy-calc", i * 1_000_000)))
         .collect();
     for t in &mut tasks {
         assert!(futures::poll!(t.as_mut()).is_pending());
     }
     pool.shutdown().await;
-    for (i, t) in tasks.into_iter().enumerate() {
-        let n = i as u64 * 1_000_000;
+    for (i, t) in (1u64..).zip(tasks) {
+        let n = i * 1_000_000;
         assert_eq!(
             t.await.unwrap().value.as_u64(),
             Some((0..n).map(|i| i * i % 7).sum())
@@ -167,5 +168,32 @@ async fn enqueue_keeps_the_order_of_calls() {
             pair[0].task,
             pair[1].task
         );
+    }
+}
+
+/// Every `shutdown` waits for the workers to exit, not only the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_shutdowns_all_wait_for_the_workers() {
+    let pool = pool(2, Duration::from_secs(30));
+    let calc = pool.load(Guest::builtin("heavy_calc")).unwrap();
+    assert_eq!(pool.__live_workers(), 2);
+    let mut tasks: Vec<_> = (0..2)
+        .map(|_| Box::pin(pool.submit(&calc, "heavy-calc", 100_000_000u64)))
+        .collect();
+    for t in &mut tasks {
+        assert!(futures::poll!(t.as_mut()).is_pending());
+    }
+    let first = async {
+        pool.shutdown().await;
+        pool.__live_workers()
+    };
+    let second = async {
+        pool.shutdown().await;
+        pool.__live_workers()
+    };
+    let (first, second) = tokio::join!(first, second);
+    assert_eq!((first, second), (0, 0), "a shutdown returned while workers ran");
+    for t in tasks {
+        assert!(t.await.is_ok());
     }
 }

@@ -239,3 +239,28 @@ fn missing_grant_directory_fails_at_load() {
         "a missing grant directory is refused when loading"
     );
 }
+
+/// A task's own timeout holds while its instance is created: a start
+/// function that never returns is interrupted even when the pool has no
+/// timeout of its own.
+#[tokio::test]
+async fn a_spinning_start_function_is_timed_out_by_the_tasks_own_timeout() {
+    let pool = Pool::builder().workers(1).build().unwrap();
+    let guest = pool
+        .load(Guest::bytes(
+            "spin-at-start",
+            r#"(module
+                 (func $spin (loop $l (br $l)))
+                 (start $spin)
+                 (func (export "f") (result i32) i32.const 1))"#,
+        ))
+        .unwrap();
+    let options = wpool::TaskOptions::new().timeout(Duration::from_millis(200));
+    let run = pool.submit_with(&guest, "f", (), options);
+    let err = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the start function was not interrupted: the task's timeout was not applied")
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert!(err.detail().contains("could not be instantiated: timed out after 200ms"), "{err}");
+}

@@ -7,6 +7,7 @@ mod capabilities; // the host digest capability: off unless granted, used when g
 mod commands; // WASI command guests (Rust component, C module): stdin in, stdout out
 mod concurrency; // workers really run at once; map order; cancellation; shutdown
 mod conversion; // property tests: arbitrary values against every signature never panic
+mod errors; // a bug inside wpool is `internal`; load errors keep their sources
 mod hot_reload; // a folder of guests: changes picked up live, old versions freed
 mod isolation; // traps, timeouts, memory bombs, grants and output caps fail one task only
 mod load; // 10,000 tasks with 10% hostile: nothing lost, nothing hangs

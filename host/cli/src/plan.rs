@@ -2,6 +2,17 @@
 //! every call checked against its function's signature, every glob expanded.
 //! Whatever is wrong is reported here, at its line and column, before
 //! anything runs.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use wpool_cli::{job::Job, plan};
+//!
+//! let builtins: Vec<&str> = wpool::Guest::builtins().collect();
+//! let job = Job::load(Path::new("job.toml"), &builtins)?;
+//! let plan = plan::build(&job, &plan::Overrides::default(), wpool::Pool::builder())?;
+//! println!("{} inputs", plan.total);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -9,25 +20,36 @@ use std::path::PathBuf;
 use wpool::{Access, Grants, Guest, LoadedGuest, Pool, Value};
 
 use crate::job::{Each, GuestSource, Job, JobError, Location, ReduceSpec, TaskSpec};
+use crate::suggest;
 
 /// A job ready to run.
-pub(crate) struct Plan {
-    pub(crate) pool: Pool,
-    pub(crate) tasks: Vec<PlannedTask>,
-    /// Number of records the job produces (one per input).
-    pub(crate) total: usize,
+#[derive(Debug)]
+pub struct Plan {
+    /// The pool every task runs in.
+    pub pool: Pool,
+    /// The `[[task]]` tables, in file order.
+    pub tasks: Vec<PlannedTask>,
+    /// Number of records the job's inputs produce (one per input; a task's
+    /// `reduce` adds one more).
+    pub total: usize,
 }
 
 /// One `[[task]]`, checked.
-pub(crate) struct PlannedTask {
-    pub(crate) spec: TaskSpec,
-    pub(crate) guest: LoadedGuest,
-    pub(crate) inputs: Inputs,
+#[derive(Debug)]
+pub struct PlannedTask {
+    /// The task as the job file gives it.
+    pub spec: TaskSpec,
+    /// Its guest, loaded.
+    pub guest: LoadedGuest,
+    /// What it calls its function with.
+    pub inputs: Inputs,
     /// Record index of this task's first input.
-    pub(crate) first: usize,
+    pub first: usize,
 }
 
-pub(crate) enum Inputs {
+/// The inputs of one task.
+#[derive(Debug)]
+pub enum Inputs {
     /// One call with these arguments.
     Call(Vec<Value>),
     /// One call per argument list.
@@ -38,38 +60,58 @@ pub(crate) enum Inputs {
     /// body, then the task's `args`.
     Fetch(usize),
     /// One call per integer, generated lazily: the integer, then the task's `args`.
-    Range { start: i64, end: i64, step: i64 },
+    Range {
+        /// First value.
+        start: i64,
+        /// End, exclusive.
+        end: i64,
+        /// Distance between values (at least 1).
+        step: i64,
+    },
 }
 
 impl Inputs {
-    pub(crate) fn len(&self, job: &Job) -> usize {
+    /// How many calls these inputs make; `None` if that is more than a
+    /// `usize` holds (a `range` of nearly every `i64` on a 32-bit host).
+    pub fn len(&self, job: &Job) -> Option<usize> {
         match self {
-            Inputs::Call(_) => 1,
-            Inputs::Values(items) => items.len(),
-            Inputs::Files(files) => files.len(),
-            Inputs::Fetch(index) => job.fetches[*index].urls.len(),
-            Inputs::Range { start, end, step } => {
-                ((end - start) as u64).div_ceil(*step as u64) as usize
-            }
+            Inputs::Call(_) => Some(1),
+            Inputs::Values(items) => Some(items.len()),
+            Inputs::Files(files) => Some(files.len()),
+            Inputs::Fetch(index) => Some(job.fetches[*index].urls.len()),
+            &Inputs::Range { start, end, step } => range_len(start, end, step),
         }
     }
 }
 
+/// The number of integers in `start..end` by `step`, computed in 128 bits
+/// so that `[i64::MIN, i64::MAX]` does not overflow.
+pub fn range_len(start: i64, end: i64, step: i64) -> Option<usize> {
+    let span = (i128::from(end) - i128::from(start)).max(0) as u128;
+    let step = u128::try_from(step.max(1)).ok()?;
+    usize::try_from(span.div_ceil(step)).ok()
+}
+
 /// Command-line settings that override the job file's.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct Overrides {
-    pub(crate) workers: Option<usize>,
+pub struct Overrides {
+    /// Number of workers (`--workers`).
+    pub workers: Option<usize>,
 }
 
 /// Builds the pool, loads the guests and checks every task of `job`.
-pub(crate) fn build(
+///
+/// # Errors
+///
+/// [`PlanError::Job`] for anything wrong in the job (a guest that does not
+/// load, a call that does not fit its function, a glob matching nothing, more
+/// inputs than can be counted), [`PlanError::Pool`] if the pool cannot start.
+pub fn build(
     job: &Job,
     overrides: &Overrides,
     builder: wpool::PoolBuilder,
 ) -> Result<Plan, PlanError> {
-    let pool = pool_builder(job, overrides, builder)
-        .build()
-        .map_err(|e| PlanError::Pool(e.to_string()))?;
+    let pool = pool_builder(job, overrides, builder).build()?;
     let mut loaded: HashMap<String, LoadedGuest> = HashMap::new();
     let mut tasks = Vec::with_capacity(job.tasks.len());
     let mut first = 0;
@@ -86,14 +128,23 @@ pub(crate) fn build(
         if let Some(reduce) = &spec.reduce {
             check_reduce(job, spec, reduce, &guest)?;
         }
-        let count = inputs.len(job);
+        // Every record index, the reduce records' after the inputs', must
+        // fit in a `usize`.
+        let next = (inputs.len(job))
+            .and_then(|count| count.checked_add(first))
+            .filter(|next| next.checked_add(job.tasks.len()).is_some())
+            .ok_or_else(|| {
+                let message = "this task's inputs, with the tasks before it, are too many to \
+                               count; split the `range` or take a larger `step`";
+                JobError::at_location(&job.path, spec.args_span, message)
+            })?;
         tasks.push(PlannedTask {
             spec: spec.clone(),
             guest,
             inputs,
             first,
         });
-        first += count;
+        first = next;
     }
     Ok(Plan {
         pool,
@@ -104,11 +155,14 @@ pub(crate) fn build(
 
 /// Why a plan could not be made.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum PlanError {
+#[non_exhaustive]
+pub enum PlanError {
+    /// Something in the job file (exit status 2).
     #[error(transparent)]
     Job(#[from] JobError),
-    #[error("cannot start the pool: {0}")]
-    Pool(String),
+    /// The pool did not start: a problem of this machine, not of the job.
+    #[error("cannot start the pool")]
+    Pool(#[from] wpool::BuildError),
 }
 
 fn pool_builder(
@@ -167,7 +221,7 @@ fn load_guest(job: &Job, pool: &Pool, spec: &TaskSpec) -> Result<LoadedGuest, Jo
         None => (Guest::builtin(&spec.guest), spec.guest_span),
     };
     pool.load(guest)
-        .map_err(|e| JobError::at_location(&job.path, at, e.to_string()))
+        .map_err(|e| JobError::at_location(&job.path, at, format!("{:#}", anyhow::Error::new(e))))
 }
 
 /// Checks that `reduce` combines two of the task's results into one of the
@@ -180,14 +234,9 @@ fn check_reduce(
 ) -> Result<(), JobError> {
     let err = |at: Location, message: String| JobError::at_location(&job.path, at, message);
     let lookup = |name: &str, at: Location| {
-        guest.function(name).ok_or_else(|| {
-            let message = guest
-                .check(name, &[])
-                .err()
-                .map(|e| e.message().to_owned())
-                .unwrap_or_default();
-            err(at, message)
-        })
+        guest
+            .function(name)
+            .ok_or_else(|| no_function(job, guest, name, at))
     };
     let mapped = lookup(&spec.call, spec.call_span)?;
     let results = mapped.result_types();
@@ -232,6 +281,20 @@ fn check_reduce(
     Ok(())
 }
 
+/// `guest `g` has no function `f`; it exports …; did you mean `h`?`
+fn no_function(job: &Job, guest: &LoadedGuest, name: &str, at: Location) -> JobError {
+    let mut message = guest
+        .check(name, &[])
+        .err()
+        .map(|e| e.message().to_owned())
+        .unwrap_or_else(|| format!("guest `{}` has no function `{name}`", guest.name()));
+    message.push_str(&suggest::hint(
+        name,
+        guest.functions().iter().map(|f| f.name()),
+    ));
+    JobError::at_location(&job.path, at, message)
+}
+
 /// A type for a message: long record types are cut short.
 fn short(ty: &str) -> String {
     const MAX: usize = 32;
@@ -263,12 +326,7 @@ fn shape(f: &wpool::Function) -> String {
 fn check_task(job: &Job, spec: &TaskSpec, guest: &LoadedGuest) -> Result<Inputs, JobError> {
     let err = |at: Location, message: String| JobError::at_location(&job.path, at, message);
     let Some(function) = guest.function(&spec.call) else {
-        let message = guest
-            .check(&spec.call, &[])
-            .err()
-            .map(|e| e.message().to_owned())
-            .unwrap_or_default();
-        return Err(err(spec.call_span, message));
+        return Err(no_function(job, guest, &spec.call, spec.call_span));
     };
     let params = function.param_names().len();
     let check = |args: &[Value], prefix: &str| {
@@ -354,5 +412,29 @@ fn check_task(job: &Job, spec: &TaskSpec, guest: &LoadedGuest) -> Result<Inputs,
                 .ok_or_else(|| err(spec.args_span, format!("no `[[fetch]]` named `{name}`")))?;
             Ok(Inputs::Fetch(index))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::range_len;
+
+    #[test]
+    fn range_lengths_do_not_overflow() {
+        assert_eq!(range_len(0, 10, 1), Some(10));
+        assert_eq!(range_len(0, 10, 3), Some(4));
+        assert_eq!(range_len(5, 5, 1), Some(0));
+        assert_eq!(range_len(-3, 3, 2), Some(3));
+        // `end - start` overflows an i64 here; the count is 2^64 - 1.
+        let every = u128::from(u64::MAX);
+        assert_eq!(
+            range_len(i64::MIN, i64::MAX, 1).map(|n| n as u128),
+            usize::try_from(every).ok().map(|n| n as u128)
+        );
+        assert_eq!(range_len(i64::MIN, i64::MAX, i64::MAX), Some(3));
+        assert_eq!(
+            range_len(i64::MIN, i64::MAX, 2),
+            usize::try_from(1u128 << 63).ok()
+        );
     }
 }

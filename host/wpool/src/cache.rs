@@ -4,13 +4,24 @@
 //!
 //! Each entry is the serialized artifact followed by its SHA-256; an entry
 //! whose checksum does not match is recompiled and replaced. Entries are
-//! written to a temporary file and renamed into place, so a reader never sees
-//! half an entry.
+//! written to a temporary file of a name no other writer uses (process,
+//! counter, time) and renamed into place, so a reader never sees half an
+//! entry and concurrent writers, in one process or many, never share a file.
+//!
+//! The cache is bounded: after storing an entry, the least recently used
+//! entries (by modification time, refreshed on every hit) are removed until
+//! the folder is within its size limit.
+//!
+//! Why not Wasmtime's own cache (its `cache` feature)? It would bring zstd's
+//! C library into every embedder's build, a TOML configuration file and a
+//! background worker thread per engine, to save a few hundred lines whose
+//! behaviour (atomic writes, checksums, bounds) is tested here.
 
 use std::fs;
 use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
@@ -32,7 +43,11 @@ pub enum CacheStatus {
 pub(crate) struct CompileCache {
     dir: PathBuf,
     engine_key: String,
+    max_size: u64,
 }
+
+/// The default bound on a cache folder's size.
+pub(crate) const DEFAULT_CACHE_SIZE: u64 = 1 << 30;
 
 /// What a cache lookup needs to compile on a miss and to key the entry.
 pub(crate) enum Artifact {
@@ -41,11 +56,15 @@ pub(crate) enum Artifact {
 }
 
 impl CompileCache {
-    pub(crate) fn new(dir: PathBuf, engine: &Engine) -> Self {
+    pub(crate) fn new(dir: PathBuf, engine: &Engine, max_size: u64) -> Self {
         let mut hasher = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let engine_key = format!("{:016x}", hasher.finish());
-        CompileCache { dir, engine_key }
+        CompileCache {
+            dir,
+            engine_key,
+            max_size,
+        }
     }
 
     /// The default directory: `$WPOOL_CACHE_DIR`, else `$XDG_CACHE_HOME/wpool`,
@@ -79,6 +98,11 @@ impl CompileCache {
         let path = self.entry(wasm, component);
         if let Some(artifact) = read_entry(engine, &path, component) {
             tracing::debug!(path = %path.display(), "compile cache hit");
+            // Recently used: the last to go when the cache is trimmed.
+            let _ = fs::File::options()
+                .append(true)
+                .open(&path)
+                .and_then(|f| f.set_modified(std::time::SystemTime::now()));
             return Ok((artifact, CacheStatus::Hit));
         }
         let artifact = compile()?;
@@ -90,7 +114,10 @@ impl CompileCache {
             .map_err(|e| e.to_string())
             .and_then(|b| write_entry(&path, &b).map_err(|e| e.to_string()))
         {
-            Ok(()) => tracing::debug!(path = %path.display(), "compile cache stored"),
+            Ok(()) => {
+                tracing::debug!(path = %path.display(), "compile cache stored");
+                trim(&self.dir, self.max_size, &path);
+            }
             Err(e) => tracing::warn!(path = %path.display(), "cannot write the compile cache: {e}"),
         }
         Ok((artifact, CacheStatus::Miss))
@@ -129,15 +156,67 @@ fn read_entry(engine: &Engine, path: &Path, component: bool) -> Option<Artifact>
 fn write_entry(path: &Path, artifact: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
+    let tmp = dir.join(temp_name(path));
+    let written = (|| {
+        // `create_new`: never truncate a file another writer owns.
+        let mut file = fs::File::options()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        file.write_all(artifact)?;
+        file.write_all(&Sha256::digest(artifact))?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// A temporary file name for `path` that no other writer uses: the process,
+/// a per-process counter and the time.
+fn temp_name(path: &Path) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        ".{}.{}-{}-{nanos}.tmp",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("entry"),
-        std::process::id()
-    ));
-    let mut file = fs::File::create(&tmp)?;
-    file.write_all(artifact)?;
-    file.write_all(&Sha256::digest(artifact))?;
-    file.sync_all()?;
-    drop(file);
-    fs::rename(&tmp, path)
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+    )
+}
+
+/// Removes the least recently used entries of `dir` until its entries take
+/// at most `max_size` bytes, keeping `keep` (the entry just stored).
+pub(crate) fn trim(dir: &Path, max_size: u64, keep: &Path) {
+    let Ok(read) = fs::read_dir(dir) else { return };
+    let mut entries: Vec<(std::time::SystemTime, u64, PathBuf)> = read
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+        .filter_map(|e| {
+            let meta = e.metadata().ok()?;
+            Some((meta.modified().ok()?, meta.len(), e.path()))
+        })
+        .collect();
+    let mut total: u64 = entries.iter().map(|(_, len, _)| len).sum();
+    if total <= max_size {
+        return;
+    }
+    entries.sort();
+    for (_, len, path) in entries {
+        if total <= max_size {
+            break;
+        }
+        if path == keep {
+            continue;
+        }
+        // Another process may have removed it already: either way it is gone.
+        let _ = fs::remove_file(&path);
+        total = total.saturating_sub(len);
+        tracing::debug!(path = %path.display(), "compile cache entry evicted");
+    }
 }

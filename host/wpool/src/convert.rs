@@ -32,6 +32,27 @@ impl ConvertError {
 
 /// `Value` → `Val` for a parameter of type `ty`; `path` names the place for errors.
 pub(crate) fn to_val(value: &Value, ty: &Type, path: &str) -> Result<Val, ConvertError> {
+    convert(value, ty, path, Mode::Build)
+}
+
+/// Checks that `value` converts to `ty`, as [`to_val`] would, without
+/// building the costly parts: no `Val` per byte of a `list<u8>`, no copy of a
+/// string. Runs on the caller's thread; the conversion itself runs on the
+/// worker.
+pub(crate) fn check(value: &Value, ty: &Type, path: &str) -> Result<(), ConvertError> {
+    convert(value, ty, path, Mode::Check).map(drop)
+}
+
+/// Whether [`convert`] builds the value or only checks it (placeholders
+/// stand in for byte lists and strings).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Build,
+    Check,
+}
+
+fn convert(value: &Value, ty: &Type, path: &str, mode: Mode) -> Result<Val, ConvertError> {
+    let to_val = |value: &Value, ty: &Type, path: &str| convert(value, ty, path, mode);
     macro_rules! int {
         ($variant:ident, $t:ty) => {{
             let n: Option<$t> = match *value {
@@ -90,15 +111,24 @@ pub(crate) fn to_val(value: &Value, ty: &Type, path: &str) -> Result<Val, Conver
             }
         }
         Type::String => match value {
+            Value::String(_) if mode == Mode::Check => Ok(Val::String(String::new())),
             Value::String(s) => Ok(Val::String(s.clone())),
-            Value::Bytes(b) => String::from_utf8(b.clone()).map(Val::String).map_err(|_| {
-                ConvertError::new(path, "expected a string, found bytes that are not UTF-8")
-            }),
+            Value::Bytes(b) => match std::str::from_utf8(b) {
+                Ok(_) if mode == Mode::Check => Ok(Val::String(String::new())),
+                Ok(text) => Ok(Val::String(text.to_owned())),
+                Err(_) => Err(ConvertError::new(
+                    path,
+                    "expected a string, found bytes that are not UTF-8",
+                )),
+            },
             _ => Err(ConvertError::mismatch(path, ty, value)),
         },
         Type::List(list) => {
             let elem = list.ty();
             match (value, &elem) {
+                (Value::Bytes(_) | Value::String(_), Type::U8) if mode == Mode::Check => {
+                    Ok(Val::List(Vec::new()))
+                }
                 (Value::Bytes(b), Type::U8) => {
                     Ok(Val::List(b.iter().map(|&b| Val::U8(b)).collect()))
                 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use crate::error::LoadError;
+use crate::error::{LoadError, chain};
 use crate::grants::Grants;
 use crate::guest::{Guest, LoadedGuest};
 use crate::pool::Pool;
@@ -44,6 +44,8 @@ struct DirInner {
     dir: PathBuf,
     grants: Grants,
     entries: Mutex<HashMap<String, Entry>>,
+    /// One lock per guest name, held while that guest compiles.
+    loading: Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
 /// What was last seen of one file.
@@ -52,7 +54,7 @@ struct Entry {
     seen: Stamp,
     /// The last version that loaded.
     guest: Option<LoadedGuest>,
-    /// Why the file as it is now does not load.
+    /// Why the file as it is now does not load (the error and its causes).
     problem: Option<String>,
 }
 
@@ -103,6 +105,7 @@ impl Pool {
                 dir,
                 grants,
                 entries: Mutex::new(HashMap::new()),
+                loading: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -142,32 +145,32 @@ impl GuestDir {
     /// when it does not load and no earlier version did.
     pub fn get(&self, name: &str) -> Result<LoadedGuest, LoadError> {
         let path = self.file(name)?;
-        let meta = std::fs::metadata(&path);
-        let mut entries = self.inner.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let stamp = match meta {
-            Ok(meta) if meta.is_file() => Stamp::of(&meta),
-            Ok(_) => return Err(not_found(path)),
-            Err(source) => {
-                entries.remove(name);
-                return Err(LoadError::Read { path, source });
-            }
-        };
-        if let Some(entry) = entries.get(name)
-            && entry.seen == stamp
-        {
-            return match (&entry.guest, &entry.problem) {
-                (Some(guest), _) => Ok(guest.clone()),
-                (None, problem) => Err(LoadError::Compile {
-                    name: name.to_owned(),
-                    message: problem.clone().unwrap_or_default(),
-                }),
-            };
+        if let Some(found) = self.current(name, &path)? {
+            return found;
         }
+        // Compiling takes seconds for a big guest: never under the folder's
+        // lock, so `get`s of other guests (and of this one, once loaded) go
+        // on. One load per name at a time: a second caller waits for the
+        // first one's result instead of compiling the same file again.
+        let loading = {
+            let mut loading = self.inner.loading.lock().unwrap_or_else(|e| e.into_inner());
+            loading.entry(name.to_owned()).or_default().clone()
+        };
+        let _one_at_a_time = loading.lock().unwrap_or_else(|e| e.into_inner());
+        // The file as it is now (it may have changed again while we waited).
+        let stamp = match self.current(name, &path)? {
+            Some(found) => return found,
+            None => Stamp::of(&std::fs::metadata(&path).map_err(|source| LoadError::Read {
+                path: path.clone(),
+                source,
+            })?),
+        };
         let loaded = self.inner.pool.load(
             Guest::file(&path)
                 .named(name)
                 .grants(self.inner.grants.clone()),
         );
+        let mut entries = self.inner.entries.lock().unwrap_or_else(|e| e.into_inner());
         let previous = entries.remove(name).and_then(|e| e.guest);
         match loaded {
             Ok(guest) => {
@@ -185,24 +188,62 @@ impl GuestDir {
                 Ok(guest)
             }
             Err(err) => {
-                let message = err.to_string();
+                let problem = chain(&err);
+                tracing::warn!(
+                    guest = name,
+                    "`{}` does not load{}: {problem}",
+                    path.display(),
+                    if previous.is_some() {
+                        " (keeping the previous version)"
+                    } else {
+                        ""
+                    },
+                );
                 entries.insert(
                     name.to_owned(),
                     Entry {
                         seen: stamp,
                         guest: previous.clone(),
-                        problem: Some(message.clone()),
+                        problem: Some(problem),
                     },
                 );
-                match previous {
-                    Some(guest) => {
-                        tracing::warn!(guest = name, "keeping the previous version: {message}");
-                        Ok(guest)
-                    }
-                    None => Err(err),
-                }
+                previous.ok_or(err)
             }
         }
+    }
+
+    /// What the folder already knows of `name` as its file is now: `None`
+    /// when it must be loaded (new or changed), else the guest or why it
+    /// does not load. Holds the folder's lock only for a `stat`.
+    #[allow(clippy::type_complexity)]
+    fn current(
+        &self,
+        name: &str,
+        path: &Path,
+    ) -> Result<Option<Result<LoadedGuest, LoadError>>, LoadError> {
+        let meta = std::fs::metadata(path);
+        let mut entries = self.inner.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let stamp = match meta {
+            Ok(meta) if meta.is_file() => Stamp::of(&meta),
+            Ok(_) => return Err(not_found(path.to_owned())),
+            Err(source) => {
+                entries.remove(name);
+                return Err(LoadError::Read {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        };
+        Ok(match entries.get(name) {
+            Some(entry) if entry.seen == stamp => Some(match (&entry.guest, &entry.problem) {
+                (Some(guest), _) => Ok(guest.clone()),
+                (None, problem) => Err(LoadError::Compile {
+                    name: name.to_owned(),
+                    source: problem.as_deref().unwrap_or("did not load").into(),
+                }),
+            }),
+            _ => None,
+        })
     }
 
     /// Files whose current contents did not load, with why (an earlier

@@ -11,7 +11,7 @@ use wasmtime::component::types::ComponentItem;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::cache::{Artifact, CacheStatus, CompileCache};
-use crate::error::{BuildError, LoadError};
+use crate::error::{BuildError, ErrorSource, LoadError, wasmtime_source};
 use crate::guest::{
     Function, Guest, GuestInner, GuestKind, Import, Inspection, LoadedGuest, Pre, Signature, Source,
 };
@@ -38,6 +38,7 @@ pub(crate) struct EngineOptions {
     pub(crate) pooling: bool,
     pub(crate) instances: u32,
     pub(crate) cache_dir: Option<std::path::PathBuf>,
+    pub(crate) cache_size: u64,
 }
 
 impl Runtime {
@@ -55,12 +56,12 @@ impl Runtime {
         };
         let mut component_linker = wasmtime::component::Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut component_linker)
-            .map_err(|e| BuildError::Engine(format!("cannot link WASI preview 2: {e}")))?;
+            .map_err(engine_err("linking WASI preview 2"))?;
         crate::capability::add_to_linker(&mut component_linker)
-            .map_err(|e| BuildError::Engine(format!("cannot link wpool:host: {e}")))?;
+            .map_err(engine_err("linking wpool:host"))?;
         let mut module_linker = wasmtime::Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut module_linker, StoreState::p1)
-            .map_err(|e| BuildError::Engine(format!("cannot link WASI preview 1: {e}")))?;
+            .map_err(engine_err("linking WASI preview 1"))?;
         let module_imports = {
             let state = StoreState::new(
                 &crate::grants::Grants::default(),
@@ -70,7 +71,10 @@ impl Runtime {
                 Arc::default(),
                 None,
             )
-            .map_err(|e| BuildError::Engine(e.to_string()))?;
+            .map_err(|e| BuildError::Engine {
+                what: "listing WASI preview 1",
+                source: Box::new(e),
+            })?;
             let mut store = wasmtime::Store::new(&engine, state);
             module_linker
                 .iter(&mut store)
@@ -80,7 +84,7 @@ impl Runtime {
         let cache = options
             .cache_dir
             .clone()
-            .map(|dir| CompileCache::new(dir, &engine));
+            .map(|dir| CompileCache::new(dir, &engine, options.cache_size));
         Ok(Runtime {
             engine,
             component_linker,
@@ -97,7 +101,7 @@ impl Runtime {
         let name = compiled.name.clone();
         let link_err = |e: wasmtime::Error| LoadError::Link {
             name: name.clone(),
-            message: format!("{e:#}"),
+            source: wasmtime_source(e),
         };
         let pre = match &compiled.artifact {
             Artifact::Component(component) => Pre::Component(
@@ -171,7 +175,10 @@ impl Runtime {
                 return Err(LoadError::Grant {
                     name,
                     host: dir.host_path.clone(),
-                    message: "not a directory".to_owned(),
+                    source: Box::new(std::io::Error::new(
+                        std::io::ErrorKind::NotADirectory,
+                        "not a directory",
+                    )),
                 });
             }
         }
@@ -179,12 +186,20 @@ impl Runtime {
             match &guest.source {
                 Source::Builtin(builtin) => Guest::builtin_bytes(builtin)
                     .map(Into::into)
-                    .ok_or_else(|| LoadError::UnknownBuiltin {
-                        name: builtin.clone(),
-                        choices: Guest::builtins()
-                            .map(|n| format!("`{n}`"))
-                            .collect::<Vec<_>>()
-                            .join(", "),
+                    .ok_or_else(|| {
+                        if cfg!(feature = "builtins") {
+                            LoadError::UnknownBuiltin {
+                                name: builtin.clone(),
+                                choices: Guest::builtins()
+                                    .map(|n| format!("`{n}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", "),
+                            }
+                        } else {
+                            LoadError::NoBuiltins {
+                                name: builtin.clone(),
+                            }
+                        }
                     })?,
                 Source::File(path) => std::fs::read(path)
                     .map_err(|source| LoadError::Read {
@@ -194,11 +209,13 @@ impl Runtime {
                     .into(),
                 Source::Bytes(bytes) => bytes.as_ref().into(),
             };
-        let compile_err = |message: String| LoadError::Compile {
+        let compile_err = |source: ErrorSource| LoadError::Compile {
             name: name.clone(),
-            message,
+            source,
         };
-        let component = is_component(&bytes).map_err(compile_err)?;
+        let component = is_component(&bytes).map_err(|message| {
+            compile_err(message.into())
+        })?;
         let engine = &self.engine;
         let compile = || -> wasmtime::Result<Artifact> {
             Ok(if component {
@@ -211,7 +228,7 @@ impl Runtime {
             Some(cache) => cache.get_or_compile(engine, &bytes, component, compile),
             None => compile().map(|a| (a, CacheStatus::Disabled)),
         }
-        .map_err(|e| compile_err(format!("{e:#}")))?;
+        .map_err(|e| compile_err(wasmtime_source(e)))?;
 
         let (kind, functions, imports) = match &artifact {
             Artifact::Component(component) => {
@@ -336,7 +353,7 @@ fn build_engine(options: &EngineOptions, pooling: bool) -> Result<Engine, BuildE
             .total_stacks(options.instances);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
-    Engine::new(&config).map_err(|e| BuildError::Engine(format!("{e:#}")))
+    Engine::new(&config).map_err(engine_err("configuring the engine"))
 }
 
 /// Every exported function: top-level ones by name, functions of exported
@@ -454,5 +471,13 @@ mod tests {
         assert_eq!(is_component(b";; hi\n (module)"), Ok(false));
         assert_eq!(is_component(b"(component)"), Ok(true));
         assert!(is_component(b"\x7fELF").is_err());
+    }
+}
+
+/// A [`BuildError::Engine`] for a failure while `what`.
+fn engine_err(what: &'static str) -> impl Fn(wasmtime::Error) -> BuildError {
+    move |e| BuildError::Engine {
+        what,
+        source: wasmtime_source(e),
     }
 }

@@ -6,6 +6,29 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// The underlying cause of a [`BuildError`] or [`LoadError`]: Wasmtime's or
+/// the operating system's error, with its own source chain
+/// (`std::error::Error::source` gives the cause itself, so an
+/// `std::io::Error` can be downcast).
+pub type ErrorSource = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Wraps a Wasmtime error as a [`ErrorSource`], keeping its chain.
+pub(crate) fn wasmtime_source(e: wasmtime::Error) -> ErrorSource {
+    e.into_boxed_dyn_error()
+}
+
+/// An error and its sources, joined by `: `.
+pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
+
 /// Building a [`Pool`](crate::Pool) failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -13,9 +36,16 @@ pub enum BuildError {
     /// A builder setting is out of range.
     #[error("invalid pool setting: {0}")]
     InvalidSetting(String),
-    /// Wasmtime rejected the engine configuration.
-    #[error("cannot create the wasmtime engine: {0}")]
-    Engine(String),
+    /// Wasmtime rejected the engine configuration, or the WASI and host
+    /// interfaces could not be linked.
+    #[error("cannot create the wasmtime engine: {what}")]
+    Engine {
+        /// What was being set up.
+        what: &'static str,
+        /// Wasmtime's error.
+        #[source]
+        source: ErrorSource,
+    },
     /// A worker thread could not be spawned.
     #[error("cannot spawn worker thread {index}: {source}")]
     Spawn {
@@ -47,30 +77,40 @@ pub enum LoadError {
         source: std::io::Error,
     },
     /// The bytes are not a WebAssembly module or component wpool can compile.
-    #[error("cannot compile guest `{name}`: {message}")]
+    #[error("cannot compile guest `{name}`")]
     Compile {
         /// The guest's name.
         name: String,
         /// Wasmtime's explanation.
-        message: String,
+        #[source]
+        source: ErrorSource,
     },
     /// The guest imports something wpool does not provide.
-    #[error("cannot link guest `{name}`: {message}")]
+    #[error("cannot link guest `{name}`")]
     Link {
         /// The guest's name.
         name: String,
-        /// What is missing.
-        message: String,
+        /// What is missing (Wasmtime's error).
+        #[source]
+        source: ErrorSource,
     },
     /// A granted directory could not be opened.
-    #[error("cannot grant `{}` to guest `{name}`: {message}", host.display())]
+    #[error("cannot grant `{}` to guest `{name}`", host.display())]
     Grant {
         /// The guest's name.
         name: String,
         /// The host directory.
         host: PathBuf,
         /// Why.
-        message: String,
+        #[source]
+        source: ErrorSource,
+    },
+    /// The pool was built without the `builtins` feature, so no built-in
+    /// guest is available.
+    #[error("built-in guest `{name}` is not available: wpool was built without its `builtins` feature")]
+    NoBuiltins {
+        /// The name asked for.
+        name: String,
     },
     /// The pool has been shut down.
     #[error("the pool is shut down")]
@@ -123,6 +163,9 @@ pub enum ErrorKind {
     Cancelled,
     /// The pool was shut down before the task could run.
     PoolClosed,
+    /// wpool itself failed while running the task (a panic inside wpool: a
+    /// bug, never the guest's doing). See [`TaskError::is_panic`].
+    Internal,
 }
 
 impl ErrorKind {
@@ -139,6 +182,7 @@ impl ErrorKind {
             ErrorKind::InvalidCall => "invalid_call",
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::PoolClosed => "pool_closed",
+            ErrorKind::Internal => "internal",
         }
     }
 }
@@ -218,6 +262,12 @@ impl TaskError {
     /// Whether the task was cancelled.
     pub fn is_cancelled(&self) -> bool {
         self.kind == ErrorKind::Cancelled
+    }
+
+    /// Whether wpool itself panicked while running the task (kind
+    /// [`ErrorKind::Internal`]): a bug in wpool, not in the guest.
+    pub fn is_panic(&self) -> bool {
+        self.kind == ErrorKind::Internal
     }
 
     /// Whether the task timed out.

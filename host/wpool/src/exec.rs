@@ -5,8 +5,10 @@ use wasmtime::component::{ComponentExportIndex, ComponentNamedList, Lift, Lower,
 
 use crate::convert::from_val;
 use crate::error::{ErrorKind, TaskError};
-use crate::guest::{FastPath, PreparedArgs, PreparedCall, Signature, module_value};
-use crate::pool::Output;
+use crate::convert::to_val;
+use crate::fast::BytesCall;
+use crate::guest::{PreparedArgs, PreparedCall, Signature, module_value};
+use crate::task::Output;
 use crate::value::Value;
 use crate::worker::{Instance, RunInfo, Slot, TaskInfo, Worker, fmt_size, with_stderr};
 
@@ -53,7 +55,7 @@ fn invoke(
     slot: &mut Slot,
     task: &TaskInfo,
     sig: &Signature,
-    fast: FastPath,
+    fast: Option<BytesCall>,
     args: PreparedArgs,
 ) -> wasmtime::Result<Value> {
     let store = &mut slot.store;
@@ -61,22 +63,30 @@ fn invoke(
         (
             Instance::Component(instance),
             Signature::Component { index, .. },
-            PreparedArgs::Bytes(bytes),
-        ) => Ok(match fast {
-            FastPath::BytesToString => {
-                let f = instance.get_typed_func::<(Vec<u8>,), (String,)>(&mut *store, index)?;
-                Value::String(f.call(&mut *store, (bytes,))?.0)
-            }
-            _ => {
-                let f = instance.get_typed_func::<(Vec<u8>,), (Vec<u8>,)>(&mut *store, index)?;
-                Value::Bytes(f.call(&mut *store, (bytes,))?.0)
-            }
-        }),
+            PreparedArgs::Bytes(bytes, extra),
+        ) => match fast {
+            Some(call) => call.call(instance, store, index, bytes, extra),
+            None => Err(wasmtime::format_err!(
+                "internal error: bytes prepared for a function without a typed shape"
+            )),
+        },
         (
             Instance::Component(instance),
-            Signature::Component { index, results, .. },
-            PreparedArgs::Component(args),
+            Signature::Component {
+                index,
+                params,
+                results,
+            },
+            PreparedArgs::Component(values),
         ) => {
+            // Checked on the caller's thread; built here, on the worker.
+            let args = params
+                .iter()
+                .zip(&values)
+                .map(|((name, ty), value)| to_val(value, ty, name))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| wasmtime::format_err!("argument `{}`: {}", e.path, e.message))?;
+            drop(values);
             let f = instance.get_func(&mut *store, index).ok_or_else(|| {
                 wasmtime::format_err!("export `{}` is missing from the instance", task.func)
             })?;

@@ -10,42 +10,10 @@ use wasmtime::component::{ComponentExportIndex, Type};
 use crate::cache::CacheStatus;
 use crate::convert::{self, describe};
 use crate::error::CallError;
+use crate::fast::BytesCall;
 use crate::grants::Grants;
 use crate::state::{CommandIo, StoreState};
 use crate::value::Value;
-
-/// The built-in guests, compiled from `guest/` by the build script (by name).
-const BUILTINS: &[(&str, &[u8])] = &[
-    (
-        "crypto",
-        include_bytes!(concat!(env!("OUT_DIR"), "/crypto.wasm")),
-    ),
-    ("etl", include_bytes!(concat!(env!("OUT_DIR"), "/etl.wasm"))),
-    (
-        "heavy_calc",
-        include_bytes!(concat!(env!("OUT_DIR"), "/heavy_calc.wasm")),
-    ),
-    (
-        "image",
-        include_bytes!(concat!(env!("OUT_DIR"), "/image.wasm")),
-    ),
-    (
-        "logs",
-        include_bytes!(concat!(env!("OUT_DIR"), "/logs.wasm")),
-    ),
-    (
-        "scrape",
-        include_bytes!(concat!(env!("OUT_DIR"), "/scrape.wasm")),
-    ),
-    (
-        "sha256",
-        include_bytes!(concat!(env!("OUT_DIR"), "/sha256.wasm")),
-    ),
-    (
-        "wordfreq",
-        include_bytes!(concat!(env!("OUT_DIR"), "/wordfreq.wasm")),
-    ),
-];
 
 /// Where a guest's code comes from, and what it is granted.
 ///
@@ -111,9 +79,14 @@ impl Guest {
         self
     }
 
-    /// The names of the built-in guests.
+    /// The names of the built-in guests (none without the `builtins`
+    /// feature).
     pub fn builtins() -> impl Iterator<Item = &'static str> {
-        BUILTINS.iter().map(|(name, _)| *name)
+        #[cfg(feature = "builtins")]
+        let names = wpool_builtins::names();
+        #[cfg(not(feature = "builtins"))]
+        let names = std::iter::empty();
+        names
     }
 
     /// The guest's name: given, the built-in's, or the file stem.
@@ -132,7 +105,13 @@ impl Guest {
     }
 
     pub(crate) fn builtin_bytes(name: &str) -> Option<&'static [u8]> {
-        BUILTINS.iter().find(|(n, _)| *n == name).map(|(_, b)| *b)
+        #[cfg(feature = "builtins")]
+        return wpool_builtins::get(name).map(|builtin| builtin.bytes);
+        #[cfg(not(feature = "builtins"))]
+        {
+            let _ = name;
+            None
+        }
     }
 }
 
@@ -228,7 +207,8 @@ pub(crate) enum Pre {
 pub struct Function {
     name: Arc<str>,
     pub(crate) sig: Signature,
-    pub(crate) fast: FastPath,
+    /// Set for byte-heavy signatures, called through a typed function.
+    pub(crate) fast: Option<BytesCall>,
 }
 
 #[derive(Clone)]
@@ -249,25 +229,19 @@ pub(crate) enum Signature {
 /// The name a command guest's one function goes by.
 pub const COMMAND_FUNCTION: &str = "run";
 
-/// Signatures called through a typed function instead of `Val`s: a
-/// `list<u8>` as `Val`s costs tens of bytes per byte.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FastPath {
-    None,
-    BytesToBytes,
-    BytesToString,
-}
-
 /// A call checked against its function's signature, ready for a worker.
 pub(crate) struct PreparedCall {
     pub(crate) function: usize,
     pub(crate) args: PreparedArgs,
 }
 
+/// Arguments checked against the signature on the caller's thread; what
+/// costs (component values, bytes into the guest) is built on the worker.
 pub(crate) enum PreparedArgs {
-    Component(Vec<wasmtime::component::Val>),
+    Component(Vec<Value>),
     Module(Vec<wasmtime::Val>),
-    Bytes(Vec<u8>),
+    /// For a [`BytesCall`]: the bytes, and the parameter after them.
+    Bytes(Vec<u8>, Option<Value>),
     Command(CommandIo),
 }
 
@@ -279,12 +253,7 @@ impl Function {
     ) -> Self {
         let params: Vec<(String, Type)> = func.params().map(|(n, t)| (n.to_owned(), t)).collect();
         let results: Vec<Type> = func.results().collect();
-        let is_bytes = |t: &Type| matches!(t, Type::List(l) if matches!(l.ty(), Type::U8));
-        let fast = match (params.as_slice(), results.as_slice()) {
-            ([(_, p)], [r]) if is_bytes(p) && is_bytes(r) => FastPath::BytesToBytes,
-            ([(_, p)], [Type::String]) if is_bytes(p) => FastPath::BytesToString,
-            _ => FastPath::None,
-        };
+        let fast = BytesCall::detect(&params, &results);
         Function {
             name: name.into(),
             sig: Signature::Component {
@@ -303,7 +272,7 @@ impl Function {
                 params: ty.params().collect(),
                 results: ty.results().collect(),
             },
-            fast: FastPath::None,
+            fast: None,
         }
     }
 
@@ -313,7 +282,7 @@ impl Function {
         Function {
             name: COMMAND_FUNCTION.into(),
             sig: Signature::Command(start),
-            fast: FastPath::None,
+            fast: None,
         }
     }
 
@@ -411,25 +380,26 @@ impl Function {
         }
         match &self.sig {
             Signature::Component { params, .. } => {
-                let mut args = args;
-                if self.fast != FastPath::None {
-                    match args.pop() {
-                        Some(Value::Bytes(b)) => return Ok(PreparedArgs::Bytes(b)),
-                        Some(Value::String(s)) => return Ok(PreparedArgs::Bytes(s.into_bytes())),
-                        Some(other) => args.push(other),
-                        None => {}
-                    }
+                for ((name, ty), value) in params.iter().zip(&args) {
+                    convert::check(value, ty, name).map_err(|e| {
+                        CallError::new(format!("argument `{}`: {}", e.path, e.message))
+                    })?;
                 }
-                params
-                    .iter()
-                    .zip(&args)
-                    .map(|((name, ty), value)| {
-                        convert::to_val(value, ty, name).map_err(|e| {
-                            CallError::new(format!("argument `{}`: {}", e.path, e.message))
-                        })
-                    })
-                    .collect::<Result<_, _>>()
-                    .map(PreparedArgs::Component)
+                if self.fast.is_some() {
+                    let mut args = args.into_iter();
+                    let bytes = match args.next() {
+                        Some(Value::Bytes(b)) => b,
+                        Some(Value::String(s)) => s.into_bytes(),
+                        // A list of numbers, each checked to fit a byte.
+                        Some(Value::List(items)) => items
+                            .iter()
+                            .map(|item| item.as_u64().map_or(0, |n| n as u8))
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    return Ok(PreparedArgs::Bytes(bytes, args.next()));
+                }
+                Ok(PreparedArgs::Component(args))
             }
             Signature::Module { params, .. } => params
                 .iter()

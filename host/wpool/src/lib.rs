@@ -4,8 +4,12 @@
 //! It is the Rust counterpart of Python 3.14's `InterpreterPoolExecutor`, with
 //! real isolation: a guest cannot touch host memory, files or the network
 //! unless granted, and every task runs under a time, memory and (optionally)
-//! fuel limit. Built-in guests (`heavy_calc`, `sha256`) ship inside the crate;
-//! any other component or core module loads from a file or from memory.
+//! fuel limit. Built-in guests (`heavy_calc`, `sha256`, …) come with the
+//! default `builtins` feature (the `wpool-builtins` crate); any other
+//! component or core module loads from a file or from memory.
+//!
+//! The library writes nothing to disk unless asked: the compile cache is
+//! opt-in ([`PoolBuilder::cache_dir`]).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -58,6 +62,7 @@
 
 #![deny(missing_docs)]
 
+mod builder;
 mod cache;
 mod capability;
 mod convert;
@@ -65,25 +70,34 @@ mod dir;
 mod engine;
 mod error;
 mod exec;
+mod fast;
 mod grants;
 mod guest;
 mod limits;
 mod pipe;
 mod pool;
 mod state;
+mod task;
 mod value;
 mod worker;
 mod wit;
 
 pub use cache::CacheStatus;
 pub use dir::GuestDir;
-pub use error::{BuildError, CallError, ErrorKind, LoadError, TaskError};
+pub use error::{BuildError, CallError, ErrorKind, ErrorSource, LoadError, TaskError};
 pub use grants::{Access, DirGrant, Grants};
 pub use guest::{Function, Guest, GuestKind, Import, Inspection, LoadedGuest};
 pub use limits::{DEFAULT_MEMORY_LIMIT, DEFAULT_OUTPUT_LIMIT, DEFAULT_STDIO_LIMIT};
-pub use pool::{Output, Pool, PoolBuilder, Queued, TaskOptions};
+pub use builder::PoolBuilder;
+pub use pool::Pool;
+pub use task::{Output, Queued, TaskOptions};
 pub use value::{IntoArgs, Value};
 pub use worker::InstanceMode;
+
+/// The Wasmtime this crate is built on (the 48 line), for the types that
+/// typed calls name (`wasmtime::component::{Lift, Lower, ComponentType}`
+/// and their derives): use it instead of depending on a second copy.
+pub use wasmtime;
 
 /// Wasmtime's component-model traits for typed calls ([`Pool::call`]).
 pub mod typed {

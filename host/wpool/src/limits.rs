@@ -31,6 +31,8 @@ pub(crate) struct Limiter {
     memory: usize,
     /// Set when a growth was refused; cleared before each task.
     pub(crate) hit: bool,
+    /// The largest linear memory of the instance so far, in bytes.
+    pub(crate) largest: usize,
 }
 
 /// Table elements an instance may hold (each costs a pointer).
@@ -38,7 +40,11 @@ const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 
 impl Limiter {
     pub(crate) fn new(memory: usize) -> Self {
-        Limiter { memory, hit: false }
+        Limiter {
+            memory,
+            hit: false,
+            largest: 0,
+        }
     }
 }
 
@@ -50,7 +56,9 @@ impl wasmtime::ResourceLimiter for Limiter {
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         let allowed = desired <= self.memory && maximum.is_none_or(|max| desired <= max);
-        if !allowed {
+        if allowed {
+            self.largest = self.largest.max(desired);
+        } else {
             self.hit = true;
         }
         Ok(allowed)
@@ -68,7 +76,9 @@ impl wasmtime::ResourceLimiter for Limiter {
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         let allowed = desired <= MAX_TABLE_ELEMENTS && maximum.is_none_or(|max| desired <= max);
-        if !allowed {
+        if allowed {
+            self.largest = self.largest.max(desired);
+        } else {
             self.hit = true;
         }
         Ok(allowed)

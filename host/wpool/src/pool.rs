@@ -1,24 +1,20 @@
 //! [`Pool`]: the worker pool and its async API.
 
-use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use wasmtime::component::{ComponentNamedList, Lift, Lower};
 
-use crate::cache::CompileCache;
-use crate::engine::{EngineOptions, Runtime, Ticker};
+use crate::builder::PoolBuilder;
+use crate::engine::Runtime;
 use crate::error::{BuildError, ErrorKind, LoadError, TaskError};
 use crate::exec;
 use crate::guest::{Guest, Inspection, LoadedGuest};
-use crate::limits::{DEFAULT_MEMORY_LIMIT, DEFAULT_OUTPUT_LIMIT, DEFAULT_STDIO_LIMIT, Limits};
-use crate::value::{IntoArgs, Value};
-use crate::worker::{InstanceMode, Job, TaskInfo, Worker};
-
-static NEXT_POOL: AtomicU64 = AtomicU64::new(0);
+use crate::task::{Output, Queued, TaskOptions};
+use crate::value::IntoArgs;
+use crate::worker::{Job, TaskInfo, Worker};
 
 /// A pool of worker threads, each owning its own Wasmtime stores.
 ///
@@ -30,313 +26,27 @@ static NEXT_POOL: AtomicU64 = AtomicU64::new(0);
 /// [`Pool::shutdown`] to wait for that.
 #[derive(Clone)]
 pub struct Pool {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    id: u64,
-    runtime: Runtime,
-    queue: async_channel::Sender<Job>,
-    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
-    next_task: AtomicU64,
-    abort: Arc<AtomicBool>,
-    workers: usize,
-    in_flight: usize,
+pub(crate) struct Inner {
+    pub(crate) id: u64,
+    pub(crate) runtime: Runtime,
+    pub(crate) queue: async_channel::Sender<Job>,
+    /// Every worker thread holds a receiver until it exits: `closed()`
+    /// resolves once all of them have.
+    pub(crate) exited: watch::Sender<()>,
+    pub(crate) next_task: AtomicU64,
+    pub(crate) abort: Arc<AtomicBool>,
+    pub(crate) workers: usize,
+    /// How many tasks `map` keeps in flight.
+    pub(crate) in_flight: usize,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         self.queue.close();
     }
-}
-
-/// Configures and builds a [`Pool`].
-#[derive(Debug, Clone)]
-pub struct PoolBuilder {
-    workers: Option<usize>,
-    timeout: Option<Duration>,
-    memory: usize,
-    fuel: Option<u64>,
-    output: usize,
-    stdio: usize,
-    mode: InstanceMode,
-    queue: Option<usize>,
-    in_flight: Option<usize>,
-    cache: CacheSetting,
-    pooling: bool,
-    max_instances: u32,
-}
-
-#[derive(Debug, Clone)]
-enum CacheSetting {
-    Default,
-    Dir(PathBuf),
-    Off,
-}
-
-impl Default for PoolBuilder {
-    fn default() -> Self {
-        PoolBuilder {
-            workers: None,
-            timeout: None,
-            memory: DEFAULT_MEMORY_LIMIT,
-            fuel: None,
-            output: DEFAULT_OUTPUT_LIMIT,
-            stdio: DEFAULT_STDIO_LIMIT,
-            mode: InstanceMode::Reuse,
-            queue: None,
-            in_flight: None,
-            cache: CacheSetting::Default,
-            pooling: true,
-            max_instances: 1000,
-        }
-    }
-}
-
-impl PoolBuilder {
-    /// Number of worker threads. Default: `std::thread::available_parallelism()`.
-    pub fn workers(mut self, n: usize) -> Self {
-        self.workers = Some(n);
-        self
-    }
-
-    /// Wall-clock limit per task, enforced through the engine's epoch (a few
-    /// milliseconds of resolution). Default: none.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// Linear-memory ceiling per instance, in bytes. Default: 512 MiB.
-    pub fn memory_limit(mut self, bytes: usize) -> Self {
-        self.memory = bytes;
-        self
-    }
-
-    /// Fuel per task: a deterministic budget of executed instructions.
-    /// Turns fuel metering on (it costs 3–17% speed). Default: off.
-    pub fn fuel(mut self, fuel: u64) -> Self {
-        self.fuel = Some(fuel);
-        self
-    }
-
-    /// Cap on a task's result size, in bytes. Default: 64 MiB.
-    pub fn output_limit(mut self, bytes: usize) -> Self {
-        self.output = bytes;
-        self
-    }
-
-    /// Bytes of each task's stdout and stderr kept; the rest is dropped.
-    /// Default: 64 KiB.
-    pub fn stdio_limit(mut self, bytes: usize) -> Self {
-        self.stdio = bytes;
-        self
-    }
-
-    /// Reuse one instance per worker and guest (the default), or a fresh
-    /// instance per task.
-    pub fn instance_mode(mut self, mode: InstanceMode) -> Self {
-        self.mode = mode;
-        self
-    }
-
-    /// Capacity of the queue in front of the workers: a submitter waits when
-    /// it is full. Default: 64 per worker.
-    pub fn queue_capacity(mut self, n: usize) -> Self {
-        self.queue = Some(n);
-        self
-    }
-
-    /// How many tasks [`Pool::map`] keeps in flight. Default: 8 per worker.
-    pub fn map_in_flight(mut self, n: usize) -> Self {
-        self.in_flight = Some(n);
-        self
-    }
-
-    /// Directory of the on-disk compile cache. Default: `$WPOOL_CACHE_DIR`,
-    /// else `$XDG_CACHE_HOME/wpool`, else `~/.cache/wpool`.
-    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.cache = CacheSetting::Dir(dir.into());
-        self
-    }
-
-    /// Turns the on-disk compile cache off: every process compiles its guests.
-    pub fn no_cache(mut self) -> Self {
-        self.cache = CacheSetting::Off;
-        self
-    }
-
-    /// Allocate instances on demand instead of from the pooling allocator
-    /// (slower instantiation; for hosts that restrict virtual memory).
-    pub fn on_demand_allocation(mut self) -> Self {
-        self.pooling = false;
-        self
-    }
-
-    /// How many instances the pooling allocator reserves room for, across
-    /// all workers and guests (default 1000). Each worker holds one instance
-    /// per guest it has run; instances of guests that were dropped (an old
-    /// version in a [`GuestDir`](crate::GuestDir)) are freed.
-    pub fn max_instances(mut self, n: u32) -> Self {
-        self.max_instances = n.max(1);
-        self
-    }
-
-    /// Builds the pool and starts its worker threads.
-    pub fn build(self) -> Result<Pool, BuildError> {
-        let workers = self
-            .workers
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
-        if workers == 0 {
-            return Err(BuildError::InvalidSetting(
-                "workers must be at least 1".into(),
-            ));
-        }
-        if self.memory < 64 << 10 {
-            return Err(BuildError::InvalidSetting(
-                "memory limit must be at least 64 KiB".into(),
-            ));
-        }
-        if self.timeout.is_some_and(|t| t.is_zero()) {
-            return Err(BuildError::InvalidSetting(
-                "timeout must be more than zero".into(),
-            ));
-        }
-        let cache_dir = match self.cache {
-            CacheSetting::Default => CompileCache::default_dir(),
-            CacheSetting::Dir(dir) => Some(dir),
-            CacheSetting::Off => None,
-        };
-        let runtime = Runtime::new(&EngineOptions {
-            fuel: self.fuel.is_some(),
-            memory: self.memory,
-            pooling: self.pooling,
-            instances: self.max_instances,
-            cache_dir,
-        })?;
-        let ticker = Arc::new(Ticker::start(runtime.engine.clone()).map_err(|source| {
-            BuildError::Spawn {
-                index: workers,
-                source,
-            }
-        })?);
-        let limits = Arc::new(Limits {
-            timeout: self.timeout,
-            memory: self.memory,
-            fuel: self.fuel,
-            output: self.output,
-            stdio: self.stdio,
-        });
-        let abort = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = async_channel::bounded(self.queue.unwrap_or(64 * workers).max(1));
-        let mut threads = Vec::with_capacity(workers);
-        for index in 0..workers {
-            let worker = Worker::new(
-                index,
-                runtime.engine.clone(),
-                limits.clone(),
-                self.mode,
-                abort.clone(),
-                ticker.clone(),
-            );
-            let rx = rx.clone();
-            let thread = std::thread::Builder::new()
-                .name(format!("wpool-worker-{index}"))
-                .spawn(move || worker.run(rx))
-                .map_err(|source| {
-                    tx.close();
-                    BuildError::Spawn { index, source }
-                })?;
-            threads.push(thread);
-        }
-        Ok(Pool {
-            inner: Arc::new(Inner {
-                id: NEXT_POOL.fetch_add(1, Ordering::Relaxed),
-                runtime,
-                queue: tx,
-                threads: Mutex::new(threads),
-                next_task: AtomicU64::new(0),
-                abort,
-                workers,
-                in_flight: self.in_flight.unwrap_or(8 * workers).max(1),
-            }),
-        })
-    }
-}
-
-/// A task in the pool's queue ([`Pool::enqueue_with`]): a future of its
-/// result. Dropping it before a worker starts the task cancels the task.
-#[must_use = "a queued task is cancelled when dropped before it starts"]
-pub struct Queued<R> {
-    rx: oneshot::Receiver<Result<R, TaskError>>,
-    task: TaskInfo,
-}
-
-impl<R> Future for Queued<R> {
-    type Output = Result<R, TaskError>;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        match std::pin::Pin::new(&mut self.rx).poll(cx) {
-            std::task::Poll::Pending => std::task::Poll::Pending,
-            std::task::Poll::Ready(Ok(result)) => std::task::Poll::Ready(result),
-            std::task::Poll::Ready(Err(_)) => std::task::Poll::Ready(Err(self.task.error(
-                ErrorKind::Trap,
-                "was lost: wpool panicked while running it (a bug; please report it)",
-            ))),
-        }
-    }
-}
-
-impl<R> std::fmt::Debug for Queued<R> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Queued")
-            .field("task", &self.task.id)
-            .finish()
-    }
-}
-
-/// Options for one task ([`Pool::submit_with`]).
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub struct TaskOptions {
-    /// Wall-clock limit for this task, instead of the pool's.
-    pub timeout: Option<Duration>,
-}
-
-impl TaskOptions {
-    /// The pool's defaults.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets this task's wall-clock limit.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-}
-
-/// A finished task's value and what is known about its run.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Output {
-    /// The function's result (`Null` for none; a `result`'s `ok` payload).
-    pub value: Value,
-    /// The pool-wide task number.
-    pub task: u64,
-    /// The worker that ran it.
-    pub worker: usize,
-    /// When it started on the worker.
-    pub started: Instant,
-    /// How long it ran (including instantiation, when it needed one).
-    pub elapsed: Duration,
-    /// What it wrote to stdout (up to the stdio limit).
-    pub stdout: Vec<u8>,
-    /// What it wrote to stderr (up to the stdio limit).
-    pub stderr: Vec<u8>,
 }
 
 impl Pool {
@@ -366,10 +76,10 @@ impl Pool {
             .runtime
             .load(&guest, self.inner.id)
             .map_err(|e| match e {
-                LoadError::Grant { host, message, .. } => LoadError::Grant {
+                LoadError::Grant { host, source, .. } => LoadError::Grant {
                     name: guest.name(),
                     host,
-                    message,
+                    source,
                 },
                 other => other,
             })
@@ -543,7 +253,7 @@ impl Pool {
         if self.inner.queue.send(job).await.is_err() {
             return Err(task.error(ErrorKind::PoolClosed, "was not run: the pool is shut down"));
         }
-        Ok(Queued { rx, task })
+        Ok(Queued::new(rx, task))
     }
 
     /// Calls `func` once per input, at most [`map_in_flight`](PoolBuilder::map_in_flight)
@@ -594,25 +304,11 @@ impl Pool {
     /// Stops accepting tasks, lets every queued and running task finish, and
     /// waits for the worker threads to exit. Tasks submitted afterwards fail
     /// with [`ErrorKind::PoolClosed`].
+    ///
+    /// Every call waits for the workers to exit, however many run at once.
     pub async fn shutdown(&self) {
         self.inner.queue.close();
-        let threads =
-            std::mem::take(&mut *self.inner.threads.lock().unwrap_or_else(|e| e.into_inner()));
-        if threads.is_empty() {
-            return;
-        }
-        let (tx, rx) = oneshot::channel();
-        let joiner = std::thread::Builder::new()
-            .name("wpool-shutdown".into())
-            .spawn(move || {
-                for thread in threads {
-                    let _ = thread.join();
-                }
-                let _ = tx.send(());
-            });
-        if joiner.is_ok() {
-            let _ = rx.await;
-        }
+        self.inner.exited.closed().await;
     }
 
     /// Interrupts running tasks at the next epoch tick and cancels queued
@@ -621,6 +317,32 @@ impl Pool {
     pub fn abort(&self) {
         self.inner.abort.store(true, Ordering::Relaxed);
         self.inner.queue.close();
+    }
+
+    /// Queues a task for `guest` that panics inside wpool on its worker: how
+    /// wpool's tests check that a bug in wpool is reported as
+    /// [`ErrorKind::Internal`] and that the worker carries on. Not part of
+    /// the API.
+    #[doc(hidden)]
+    pub fn __panicking_task(
+        &self,
+        guest: &LoadedGuest,
+    ) -> impl Future<Output = Result<(), TaskError>> + Send + 'static {
+        let task = self.task_info(guest, "__panic");
+        let pool = self.clone();
+        async move {
+            pool.run(task, |_: &mut Worker, _: &TaskInfo| -> Result<(), TaskError> {
+                panic!("a deliberate panic inside wpool")
+            })
+            .await
+        }
+    }
+
+    /// How many worker threads have not exited yet: for wpool's tests of
+    /// shutdown. Not part of the API.
+    #[doc(hidden)]
+    pub fn __live_workers(&self) -> usize {
+        self.inner.exited.receiver_count()
     }
 
     /// Whether [`Pool::shutdown`] or [`Pool::abort`] was called.

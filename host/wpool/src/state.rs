@@ -104,7 +104,7 @@ impl StoreState {
                 .map_err(|e| LoadError::Grant {
                     name: String::new(),
                     host: dir.host_path.clone(),
-                    message: format!("{e:#}"),
+                    source: crate::error::wasmtime_source(e),
                 })?;
         }
         let wasi = if component {

@@ -12,7 +12,7 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 use crate::engine::Ticker;
 use crate::error::{ErrorKind, TaskError};
 use crate::guest::{GuestInner, LoadedGuest, Pre};
-use crate::limits::Limits;
+use crate::limits::{Limiter, Limits};
 use crate::state::{CommandIo, Interrupt, StoreState};
 
 /// A unit of work: runs on a worker and reports through its own channel.
@@ -156,6 +156,7 @@ impl Worker {
             );
         }
         let guest = &task.guest;
+        let timeout = task.timeout.or(self.limits.timeout);
         let reusable = command.is_none() && self.mode == InstanceMode::Reuse;
         let existing = match command {
             Some(_) => None,
@@ -163,7 +164,7 @@ impl Worker {
         };
         let mut slot = match existing {
             Some(slot) => slot,
-            None => match self.instantiate(guest, command) {
+            None => match self.instantiate(guest, command, started, timeout) {
                 Ok(slot) => {
                     // A new instance: a good moment to drop the ones of
                     // guests nobody holds any more (and their pool slots).
@@ -180,7 +181,6 @@ impl Worker {
         let limits = &self.limits;
         let state = slot.store.data_mut();
         state.limiter.hit = false;
-        let timeout = task.timeout.or(limits.timeout);
         state.deadline = timeout.map(|t| started + t);
         slot.store.set_epoch_deadline(1);
         if let Some(fuel) = limits.fuel
@@ -210,7 +210,7 @@ impl Worker {
             Err(e) => {
                 let (kind, detail) = classify(
                     &e,
-                    slot.store.data().limiter.hit,
+                    &slot.store.data().limiter,
                     limits,
                     timeout,
                     &info.stderr,
@@ -220,10 +220,14 @@ impl Worker {
         }
     }
 
+    /// A new instance of `guest`. Its start function (and a component's
+    /// initialisation) runs under the task's own deadline.
     fn instantiate(
         &self,
         guest: &LoadedGuest,
         command: Option<CommandIo>,
+        started: Instant,
+        timeout: Option<Duration>,
     ) -> Result<Slot, SlotError> {
         let component = matches!(guest.inner.pre, Pre::Component(_));
         let state = StoreState::new(
@@ -234,7 +238,7 @@ impl Worker {
             self.abort.clone(),
             command.map(|io| (&*guest.inner.name, io, self.limits.output)),
         )
-        .map_err(|e| SlotError(ErrorKind::Trap, e.to_string()))?;
+        .map_err(|e| SlotError(ErrorKind::Trap, crate::error::chain(&e)))?;
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         // Bounds what lifting a result may allocate on the host: a dynamic
@@ -249,7 +253,7 @@ impl Worker {
             None => Ok(UpdateDeadline::Continue(1)),
         });
         store.set_epoch_deadline(1);
-        store.data_mut().deadline = self.limits.timeout.map(|t| Instant::now() + t);
+        store.data_mut().deadline = timeout.map(|t| started + t);
         if let Some(fuel) = self.limits.fuel {
             let _ = store.set_fuel(fuel);
         }
@@ -267,9 +271,9 @@ impl Worker {
                 let stderr = store.data().stderr.take().0;
                 let (kind, detail) = classify(
                     &e,
-                    store.data().limiter.hit,
+                    &store.data().limiter,
                     &self.limits,
-                    self.limits.timeout,
+                    timeout,
                     &stderr,
                 );
                 Err(SlotError(
@@ -290,9 +294,17 @@ impl SlotError {
 }
 
 /// Turns a failed call into an error kind and a message a user understands.
-fn classify(
+///
+/// An oversized result is recognised by what it must have taken, not by
+/// Wasmtime's wording: lifting a result is capped by the store's hostcall
+/// fuel (the output limit's worth of values), and a result can only be over
+/// the output limit if the guest's memory is. So a failure that is no trap,
+/// interrupt, exit or refused growth, from an instance whose memory grew
+/// past the output limit, is an output-limit breach; below it, the guest
+/// passed a malformed value.
+pub(crate) fn classify(
     e: &wasmtime::Error,
-    memory_hit: bool,
+    limiter: &Limiter,
     limits: &Limits,
     timeout: Option<Duration>,
     stderr: &[u8],
@@ -312,6 +324,7 @@ fn classify(
             ),
         };
     }
+    let memory_hit = limiter.hit;
     let memory = || {
         (
             ErrorKind::MemoryLimit,
@@ -343,9 +356,8 @@ fn classify(
             }
         };
     }
-    if e.to_string()
-        .contains("fuel allocated for hostcalls has been exhausted")
-    {
+    let exited = e.downcast_ref::<wasmtime_wasi::I32Exit>().is_some();
+    if !exited && !memory_hit && limiter.largest > limits.output {
         return (
             ErrorKind::OutputLimit,
             format!(
