@@ -1,6 +1,7 @@
 //! HTTP fetch sources: bounded concurrency, per-request timeout, retries with
-//! exponential backoff, accepted status codes and a body-size cap. Each body
-//! is handed on the moment it arrives.
+//! exponential backoff (or the server's `Retry-After` on 429 and 503, up to
+//! [`MAX_RETRY_AFTER`]), accepted status codes and a body-size cap. Each body
+//! is handed on the moment it arrives. Every error names its URL.
 
 use std::time::{Duration, Instant};
 
@@ -8,6 +9,9 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::job::FetchSpec;
+
+/// The longest `Retry-After` honoured; a server asking for more gets this.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// One fetched URL.
 #[derive(Debug)]
@@ -84,11 +88,11 @@ async fn fetch_one(
         match attempt_once(client, spec, url).await {
             Ok(body) => return Ok(body),
             Err(Attempt::Final(message)) => return Err(message),
-            Err(Attempt::Retry(message)) => {
+            Err(Attempt::Retry(message, asked)) => {
                 tracing::info!(url, attempt, "fetch failed: {message}");
                 last_error = message;
                 if attempt < attempts {
-                    tokio::time::sleep(delay).await;
+                    tokio::time::sleep(asked.unwrap_or(delay)).await;
                     delay = delay.saturating_mul(2);
                 }
             }
@@ -102,7 +106,8 @@ async fn fetch_one(
 }
 
 enum Attempt {
-    Retry(String),
+    /// Worth another try, after the delay the server asked for, if it did.
+    Retry(String, Option<Duration>),
     Final(String),
 }
 
@@ -118,7 +123,7 @@ async fn attempt_once(
     let mut response = request
         .send()
         .await
-        .map_err(|e| Attempt::Retry(describe(&e, spec)))?;
+        .map_err(|e| Attempt::Retry(describe(&e, url, spec), None))?;
     let status = response.status();
     let accepted = match &spec.status {
         Some(codes) => codes.contains(&status.as_u16()),
@@ -129,7 +134,11 @@ async fn attempt_once(
         let retryable =
             status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429;
         return Err(if retryable {
-            Attempt::Retry(message)
+            let asked = match status.as_u16() {
+                429 | 503 => retry_after(response.headers()),
+                _ => None,
+            };
+            Attempt::Retry(message, asked)
         } else {
             Attempt::Final(message)
         });
@@ -150,7 +159,7 @@ async fn attempt_once(
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| Attempt::Retry(describe(&e, spec)))?
+        .map_err(|e| Attempt::Retry(describe(&e, url, spec), None))?
     {
         if (body.len() + chunk.len()) as u64 > spec.max_body {
             return Err(Attempt::Final(format!(
@@ -163,8 +172,28 @@ async fn attempt_once(
     Ok(body)
 }
 
-fn describe(e: &reqwest::Error, spec: &FetchSpec) -> String {
-    let url = e.url().map(|u| u.as_str().to_owned()).unwrap_or_default();
+/// The delay a `Retry-After` header asks for (seconds, or an HTTP date),
+/// at most [`MAX_RETRY_AFTER`].
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    let delay = match value.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let at = httpdate::parse_http_date(value).ok()?;
+            at.duration_since(std::time::SystemTime::now())
+                .unwrap_or(Duration::ZERO)
+        }
+    };
+    Some(delay.min(MAX_RETRY_AFTER))
+}
+
+/// A client error as a message naming the URL asked for (the error's own
+/// URL is missing for errors raised while the body streams).
+fn describe(e: &reqwest::Error, url: &str, spec: &FetchSpec) -> String {
     if e.is_timeout() {
         format!("GET {url}: timed out after {:?}", spec.timeout)
     } else if e.is_connect() {
@@ -175,5 +204,34 @@ fn describe(e: &reqwest::Error, spec: &FetchSpec) -> String {
         format!("GET {url}: cannot connect: {cause}")
     } else {
         format!("GET {url}: {e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+
+    use super::*;
+
+    fn retry_after_of(value: &str) -> Option<Duration> {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
+        retry_after(&headers)
+    }
+
+    #[test]
+    fn retry_after_is_read_and_bounded() {
+        assert_eq!(retry_after_of("2"), Some(Duration::from_secs(2)));
+        assert_eq!(retry_after_of(" 0 "), Some(Duration::ZERO));
+        assert_eq!(retry_after_of("86400"), Some(MAX_RETRY_AFTER));
+        assert_eq!(
+            retry_after_of("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        let later =
+            httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(3600));
+        assert_eq!(retry_after_of(&later), Some(MAX_RETRY_AFTER));
+        assert_eq!(retry_after_of("soon"), None);
+        assert_eq!(retry_after(&HeaderMap::new()), None);
     }
 }

@@ -3,16 +3,17 @@
 
 mod atomic;
 mod commands;
+mod dispatch;
 mod fetch;
 mod interrupt;
-mod plan;
 mod record;
 mod reduce;
 mod sink;
+mod task;
 
 use std::process::ExitCode;
 
-use wpool_cli::job;
+use wpool_cli::{job, plan};
 
 use clap::{Parser, Subcommand};
 
@@ -64,14 +65,37 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // `wpool … | head`: the reader has all it wanted.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
-            for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
-            }
+            print_error(&err);
             ExitCode::from(2)
         }
     }
+}
+
+/// Prints an error and its causes on stderr.
+fn print_error(err: &anyhow::Error) {
+    eprintln!("error: {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+}
+
+/// Reports a failure that is neither a usage nor a job-file error (the
+/// machine, the output): exit status 1.
+pub(crate) fn runtime_failure(err: &anyhow::Error) -> ExitCode {
+    print_error(err);
+    ExitCode::from(1)
+}
+
+/// Whether `err` comes from writing to a pipe whose reader has gone.
+pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn init_logging(verbose: u8) {

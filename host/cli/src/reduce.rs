@@ -12,6 +12,7 @@ use crate::atomic::save_value;
 use crate::job::{ReduceSpec, ReportSpec};
 use crate::record::{Outcome, Record};
 use crate::sink::Delivery;
+use crate::task;
 
 /// Results waiting to be folded in; bounded, so a slow combining function
 /// holds back the task's inputs instead of piling results up.
@@ -24,17 +25,21 @@ pub(crate) struct Labels {
     pub(crate) guest: String,
 }
 
-/// Starts folding; send every successful result to the returned sender and
-/// drop it when the task's inputs are done: the record follows.
+/// Folding, ready to start: send every successful result to the returned
+/// sender and drop it when the task's inputs are done; the returned future
+/// (for the caller to spawn and own) then sends the record.
 pub(crate) fn start(
     pool: Pool,
     guest: LoadedGuest,
     spec: ReduceSpec,
     labels: Labels,
     records: mpsc::Sender<Delivery>,
-) -> mpsc::Sender<Value> {
+) -> (
+    mpsc::Sender<Value>,
+    impl Future<Output = ()> + Send + 'static,
+) {
     let (tx, mut results) = mpsc::channel::<Value>(WAITING);
-    tokio::spawn(async move {
+    let fold = async move {
         let started = Instant::now();
         let mut folded: Option<Value> = None;
         let mut count = 0usize;
@@ -49,10 +54,7 @@ pub(crate) fn start(
                 Some(acc) => match pool.submit(&guest, &spec.call, vec![acc, value]).await {
                     Ok(out) => Some(out.value),
                     Err(e) => {
-                        failure = Some(Outcome::Err {
-                            kind: e.kind().as_str().to_owned(),
-                            message: e.detail().to_owned(),
-                        });
+                        failure = Some(task::failure(&e));
                         None
                     }
                 },
@@ -80,7 +82,7 @@ pub(crate) fn start(
             call,
             input: format!("{count} result{}", if count == 1 { "" } else { "s" }),
             outcome,
-            ms: started.elapsed().as_secs_f64() * 1000.0,
+            ms: task::millis(started.elapsed()),
             worker: None,
         };
         let _ = records
@@ -89,8 +91,8 @@ pub(crate) fn start(
                 permit: None,
             })
             .await;
-    });
-    tx
+    };
+    (tx, fold)
 }
 
 /// Runs the report function; with a path, writes its output there
@@ -98,12 +100,7 @@ pub(crate) fn start(
 async fn render(pool: &Pool, guest: &LoadedGuest, report: &ReportSpec, value: Value) -> Outcome {
     let out = match pool.submit(guest, &report.call, vec![value]).await {
         Ok(out) => out.value,
-        Err(e) => {
-            return Outcome::Err {
-                kind: e.kind().as_str().to_owned(),
-                message: e.detail().to_owned(),
-            };
-        }
+        Err(e) => return task::failure(&e),
     };
     let Some(path) = report.path.clone() else {
         return Outcome::Ok(out);

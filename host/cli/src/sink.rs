@@ -1,13 +1,20 @@
 //! Where records go: JSON lines, a JSON array or a table, on stdout or in a
 //! file; in input order or as completed; with a progress bar on stderr.
+//!
+//! The sink runs on a thread of its own, never on the async runtime's: it
+//! takes whatever records are waiting, writes them whole into a buffer, and
+//! flushes once the channel is empty. A busy run pays one write per batch; a
+//! lone record still reaches the reader at once; a record is never split
+//! across flushes.
 
 use std::collections::BTreeMap;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::atomic::AtomicFile;
 use crate::job::{Format, Order};
@@ -76,9 +83,12 @@ fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Most records written between two flushes.
+const MAX_BATCH: usize = 1024;
+
 /// Where records are written: stdout, or a file put in place at the end.
 enum Out {
-    Stdout(io::Stdout),
+    Stdout(BufWriter<io::Stdout>),
     File(BufWriter<AtomicFile>),
 }
 
@@ -98,17 +108,26 @@ impl Write for Out {
     }
 }
 
-struct Writer {
-    out: Out,
-    format: Format,
-    first: bool,
-    bar: ProgressBar,
+impl Out {
+    /// Closes the output; a file is renamed into place only now, so a run
+    /// that fails before leaves no half-written file.
+    fn finish(self) -> io::Result<()> {
+        match self {
+            Out::Stdout(mut out) => out.flush(),
+            Out::File(out) => out.into_inner().map_err(|e| e.into_error())?.commit(),
+        }
+    }
 }
 
-impl Writer {
+struct Writer<W> {
+    out: W,
+    format: Format,
+    first: bool,
+}
+
+impl<W: Write> Writer<W> {
+    /// Renders one record whole and adds it to the buffer.
     fn write(&mut self, record: &Record) -> io::Result<()> {
-        // Each record is rendered whole, then written with one call and
-        // flushed: a reader never sees half a record.
         let text = match self.format {
             Format::Jsonl => format!("{}\n", record.to_json()),
             Format::Json => format!(
@@ -126,37 +145,58 @@ impl Writer {
             }
         };
         self.first = false;
-        let out = &mut self.out;
-        self.bar.suspend(|| {
-            out.write_all(text.as_bytes())?;
-            out.flush()
-        })
+        self.out.write_all(text.as_bytes())
     }
 
-    /// Closes the output; a file is renamed into place only now, so a run
-    /// that fails before leaves no half-written file.
-    fn finish(mut self) -> io::Result<()> {
+    /// Writes what closes the document (a JSON array's bracket) and flushes.
+    fn close(&mut self) -> io::Result<()> {
         if self.format == Format::Json {
             let closing = if self.first { "[]\n" } else { "\n]\n" };
             self.out.write_all(closing.as_bytes())?;
         }
-        match self.out {
-            Out::Stdout(mut out) => out.flush(),
-            Out::File(out) => out.into_inner().map_err(|e| e.into_error())?.commit(),
-        }
+        self.out.flush()
     }
 }
 
-/// Writes every record received until the channel closes.
-pub(crate) async fn run(
-    mut records: mpsc::Receiver<Delivery>,
+/// Opens the output and starts writing every record received, on a thread
+/// of its own, until the channel closes; the summary comes back on the
+/// returned channel (closed without one if the thread panicked).
+pub(crate) fn spawn(
+    records: mpsc::Receiver<Delivery>,
     options: SinkOptions,
-) -> io::Result<Summary> {
-    let started = Instant::now();
+) -> io::Result<oneshot::Receiver<io::Result<Summary>>> {
     let out = match &options.path {
         Some(path) => Out::File(BufWriter::new(AtomicFile::create(path)?)),
-        None => Out::Stdout(io::stdout()),
+        None => Out::Stdout(BufWriter::with_capacity(64 << 10, io::stdout())),
     };
+    start(records, options, out, Out::finish)
+}
+
+/// [`spawn`] for any output; `finish` closes it after the last record.
+fn start<W: Write + Send + 'static>(
+    records: mpsc::Receiver<Delivery>,
+    options: SinkOptions,
+    out: W,
+    finish: fn(W) -> io::Result<()>,
+) -> io::Result<oneshot::Receiver<io::Result<Summary>>> {
+    let (done, summary) = oneshot::channel();
+    thread::Builder::new()
+        .name("wpool-sink".into())
+        .spawn(move || {
+            let result = write_all(records, &options, out)
+                .and_then(|(summary, out)| finish(out).map(|()| summary));
+            let _ = done.send(result);
+        })?;
+    Ok(summary)
+}
+
+/// Writes every record received until the channel closes, a batch at a time.
+fn write_all<W: Write>(
+    mut records: mpsc::Receiver<Delivery>,
+    options: &SinkOptions,
+    out: W,
+) -> io::Result<(Summary, W)> {
+    let started = Instant::now();
     let bar = if options.progress {
         let bar =
             ProgressBar::with_draw_target(Some(options.total as u64), ProgressDrawTarget::stderr());
@@ -174,7 +214,6 @@ pub(crate) async fn run(
         out,
         format: options.format,
         first: true,
-        bar: bar.clone(),
     };
     let mut summary = Summary {
         total: options.total,
@@ -182,29 +221,45 @@ pub(crate) async fn run(
     };
     let mut pending: BTreeMap<usize, Delivery> = BTreeMap::new();
     let mut next = 0usize;
+    let mut batch = Vec::with_capacity(MAX_BATCH);
 
-    while let Some(delivery) = records.recv().await {
-        bar.inc(1);
-        if delivery.record.is_ok() {
-            summary.ok += 1;
-        } else {
-            summary.failed += 1;
-            bar.set_message(format!("({} failed)", summary.failed));
-        }
-        match options.order {
-            Order::Completed => {
-                writer.write(&delivery.record)?;
-                summary.written += 1;
+    while let Some(delivery) = records.blocking_recv() {
+        batch.push(delivery);
+        while batch.len() < MAX_BATCH {
+            match records.try_recv() {
+                Ok(delivery) => batch.push(delivery),
+                Err(_) => break,
             }
-            Order::Input => {
-                pending.insert(delivery.record.index, delivery);
-                while let Some(delivery) = pending.remove(&next) {
-                    writer.write(&delivery.record)?;
-                    summary.written += 1;
-                    next += 1;
+        }
+        for delivery in &batch {
+            bar.inc(1);
+            if delivery.record.is_ok() {
+                summary.ok += 1;
+            } else {
+                summary.failed += 1;
+                bar.set_message(format!("({} failed)", summary.failed));
+            }
+        }
+        // The channel is empty (or the batch full): write the batch, flush once.
+        bar.suspend(|| -> io::Result<()> {
+            for delivery in batch.drain(..) {
+                match options.order {
+                    Order::Completed => {
+                        writer.write(&delivery.record)?;
+                        summary.written += 1;
+                    }
+                    Order::Input => {
+                        pending.insert(delivery.record.index, delivery);
+                        while let Some(delivery) = pending.remove(&next) {
+                            writer.write(&delivery.record)?;
+                            summary.written += 1;
+                            next += 1;
+                        }
+                    }
                 }
             }
-        }
+            writer.out.flush()
+        })?;
     }
     // Inputs that never produced a record (an interrupted run) leave gaps:
     // write what is left, still in order.
@@ -212,8 +267,136 @@ pub(crate) async fn run(
         writer.write(&delivery.record)?;
         summary.written += 1;
     }
-    writer.finish()?;
+    bar.suspend(|| writer.close())?;
     bar.finish_and_clear();
     summary.wall = started.elapsed();
-    Ok(summary)
+    Ok((summary, writer.out))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::record::Outcome;
+
+    /// An output that keeps what is written and reports each flush, with
+    /// what had been written by then.
+    #[derive(Clone)]
+    struct Probe {
+        written: Arc<Mutex<Vec<u8>>>,
+        flushes: std::sync::mpsc::Sender<String>,
+        on_runtime: Arc<Mutex<bool>>,
+    }
+
+    impl Write for Probe {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                *self.on_runtime.lock().unwrap() = true;
+            }
+            self.written.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            let text = String::from_utf8(self.written.lock().unwrap().clone()).unwrap();
+            let _ = self.flushes.send(text);
+            Ok(())
+        }
+    }
+
+    fn probe() -> (Probe, std::sync::mpsc::Receiver<String>) {
+        let (flushes, flushed) = std::sync::mpsc::channel();
+        let probe = Probe {
+            written: Arc::default(),
+            flushes,
+            on_runtime: Arc::default(),
+        };
+        (probe, flushed)
+    }
+
+    fn delivery(index: usize) -> Delivery {
+        let record = Record {
+            index,
+            name: None,
+            guest: "sha256".into(),
+            call: "hex".into(),
+            input: format!("input {index}"),
+            outcome: Outcome::Ok(wpool::Value::UInt(index as u64)),
+            ms: 1.0,
+            worker: Some(0),
+        };
+        Delivery {
+            record,
+            permit: None,
+        }
+    }
+
+    fn options(order: Order) -> SinkOptions {
+        SinkOptions {
+            format: Format::Jsonl,
+            order,
+            path: None,
+            progress: false,
+            total: 0,
+        }
+    }
+
+    /// Whole lines, in order, with the task indices given.
+    fn assert_lines(text: &str, indices: impl IntoIterator<Item = usize>) {
+        let tasks: Vec<u64> = (text.lines())
+            .map(|line| {
+                serde_json::from_str::<serde_json::Value>(line).unwrap()["task"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        let indices: Vec<u64> = indices.into_iter().map(|i| i as u64).collect();
+        assert_eq!(tasks, indices, "{text}");
+        assert!(
+            text.is_empty() || text.ends_with('\n'),
+            "a torn line: {text:?}"
+        );
+    }
+
+    /// Records already waiting are written as one batch with one flush, not
+    /// one flush each; in input order whatever order they came in.
+    #[test]
+    fn waiting_records_are_flushed_as_one_batch() {
+        let (tx, rx) = mpsc::channel(1024);
+        for index in (0..300).rev() {
+            tx.try_send(delivery(index)).ok().unwrap();
+        }
+        drop(tx);
+        let (out, flushed) = probe();
+        let (summary, _) = write_all(rx, &options(Order::Input), out).unwrap();
+        assert_eq!((summary.written, summary.ok), (300, 300));
+        let flushes: Vec<String> = flushed.try_iter().collect();
+        assert_eq!(flushes.len(), 2, "one for the batch, one at the close");
+        assert_lines(&flushes[0], 0..300);
+    }
+
+    /// A record alone is flushed before the next one exists, from the sink's
+    /// own thread, not the runtime's.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn each_record_is_written_promptly_off_the_runtime() {
+        let (tx, rx) = mpsc::channel(16);
+        let (out, flushed) = probe();
+        let on_runtime = out.on_runtime.clone();
+        let summary = start(rx, options(Order::Completed), out, |_| Ok(())).unwrap();
+        let wait = |n| {
+            let flushed = flushed.recv_timeout(Duration::from_secs(30)).unwrap();
+            assert_lines(&flushed, 0..n);
+        };
+        for index in 0..3 {
+            tx.send(delivery(index)).await.unwrap();
+            tokio::task::block_in_place(|| wait(index + 1));
+        }
+        drop(tx);
+        assert_eq!(summary.await.unwrap().unwrap().written, 3);
+        assert!(
+            !*on_runtime.lock().unwrap(),
+            "the sink wrote on the runtime"
+        );
+    }
 }

@@ -6,22 +6,23 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
-use wpool::{LoadedGuest, Pool, TaskOptions, Value};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+use wpool::{Pool, TaskOptions};
 
 use super::CacheArgs;
-use crate::atomic::save_value;
+use crate::dispatch;
 use crate::fetch::{self, Fetched};
 use crate::interrupt;
-use crate::job::{Format, Job, Order, SaveSpec};
+use crate::job::{Format, Job, Order};
 use crate::plan::{self, Inputs, Overrides, PlanError};
-use crate::record::{Outcome, Record, clip};
 use crate::reduce;
 use crate::sink::{self, Delivery, SinkOptions, Summary};
+use crate::task::TaskCtx;
 
 /// Run a job file.
 #[derive(Debug, Args)]
@@ -83,7 +84,7 @@ impl RunArgs {
                 eprintln!("error: {e}");
                 return Ok(ExitCode::from(2));
             }
-            Err(other) => return Err(other.into()),
+            Err(other) => return Ok(crate::runtime_failure(&other.into())),
         };
 
         let path = self.output.clone().or_else(|| job.output.path.clone());
@@ -118,12 +119,27 @@ impl RunArgs {
                     .count(),
         };
 
-        let runtime = tokio::runtime::Builder::new_multi_thread()
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .thread_name("wpool-io")
             .build()
-            .context("cannot start the async runtime")?;
-        let (summary, interrupted) = runtime.block_on(execute(job, plan, sink, self.grace))?;
+        {
+            Ok(runtime) => runtime,
+            Err(e) => {
+                let e = anyhow::Error::new(e).context("cannot start the async runtime");
+                return Ok(crate::runtime_failure(&e));
+            }
+        };
+        let result = runtime.block_on(execute(job, plan, sink, self.grace));
+        // Whatever still runs (after a failure) is not waited for.
+        runtime.shutdown_background();
+        let (summary, interrupted) = match result {
+            Ok(done) => done,
+            // Tasks ran, then writing their results failed: not a usage
+            // error. A reader that went away (`| head`) is no error at all.
+            Err(e) if crate::is_broken_pipe(&e) => return Ok(ExitCode::SUCCESS),
+            Err(e) => return Ok(crate::runtime_failure(&e)),
+        };
         if let Some(signal) = interrupted {
             eprintln!("{}; interrupted by {signal}", summary.line());
             return Ok(ExitCode::from(interrupt::EXIT_INTERRUPTED));
@@ -137,152 +153,8 @@ impl RunArgs {
     }
 }
 
-/// What every input of one `[[task]]` shares.
-struct TaskCtx {
-    pool: Pool,
-    guest: LoadedGuest,
-    name: Option<String>,
-    guest_name: String,
-    call: String,
-    options: TaskOptions,
-    records: mpsc::Sender<Delivery>,
-    /// Keep an input's permit until its record is written (input order):
-    /// finished records waiting for an earlier one then count against the
-    /// in-flight bound, so memory stays bounded whatever the order of
-    /// completion. Not for fetches, whose bodies arrive in any order.
-    hold_permit: bool,
-    /// Where successful results go to be combined (`reduce`).
-    reduce: Option<mpsc::Sender<Value>>,
-    /// Where each successful result is written (`save`).
-    save: Option<SaveSpec>,
-}
-
-impl TaskCtx {
-    fn record(
-        &self,
-        index: usize,
-        input: String,
-        outcome: Outcome,
-        ms: f64,
-        worker: Option<usize>,
-    ) -> Record {
-        Record {
-            index,
-            name: self.name.clone(),
-            guest: self.guest_name.clone(),
-            call: self.call.clone(),
-            input,
-            outcome,
-            ms,
-            worker,
-        }
-    }
-
-    /// Runs one input and sends its record.
-    async fn run(
-        self: Arc<Self>,
-        index: usize,
-        input: String,
-        args: Vec<Value>,
-        permit: OwnedSemaphorePermit,
-    ) {
-        self.start(index, input, args, permit).await.await;
-    }
-
-    /// Queues one input (inputs started one after another join the pool's
-    /// queue in that order, like `executor.submit`), and returns what waits
-    /// for its result and sends its record.
-    async fn start(
-        self: Arc<Self>,
-        index: usize,
-        input: String,
-        args: Vec<Value>,
-        permit: OwnedSemaphorePermit,
-    ) -> impl Future<Output = ()> + Send + 'static {
-        let started = Instant::now();
-        let queued = self
-            .pool
-            .enqueue_with(&self.guest, &self.call, args, self.options.clone())
-            .await;
-        async move {
-            let result = match queued {
-                Ok(queued) => queued.await,
-                Err(e) => Err(e),
-            };
-            if let (Ok(out), Some(reduce)) = (&result, &self.reduce) {
-                let _ = reduce.send(out.value.clone()).await;
-            }
-            let record = match result {
-                Ok(mut out) => {
-                    let outcome = match &self.save {
-                        None => Outcome::Ok(std::mem::take(&mut out.value)),
-                        Some(save) => {
-                            let path = save.path_for(&input, index);
-                            match save_value(path, std::mem::take(&mut out.value)).await {
-                                Ok(written) => Outcome::Ok(written),
-                                Err(message) => Outcome::Err {
-                                    kind: "write".to_owned(),
-                                    message,
-                                },
-                            }
-                        }
-                    };
-                    self.record(index, input, outcome, millis(out.elapsed), Some(out.worker))
-                }
-                Err(e) => self.record(
-                    index,
-                    input,
-                    Outcome::Err {
-                        kind: e.kind().as_str().to_owned(),
-                        message: e.detail().to_owned(),
-                    },
-                    millis(started.elapsed()),
-                    e.worker(),
-                ),
-            };
-            let permit = self.hold_permit.then_some(permit);
-            let _ = self.records.send(Delivery { record, permit }).await;
-        }
-    }
-
-    /// Sends the record of an input that never reached the pool.
-    async fn fail(
-        &self,
-        index: usize,
-        input: String,
-        kind: &str,
-        message: String,
-        elapsed: Duration,
-    ) {
-        let outcome = Outcome::Err {
-            kind: kind.to_owned(),
-            message,
-        };
-        let record = self.record(index, input, outcome, millis(elapsed), None);
-        let _ = self
-            .records
-            .send(Delivery {
-                record,
-                permit: None,
-            })
-            .await;
-    }
-}
-
 fn parse_grace(s: &str) -> Result<Duration, String> {
     crate::job::parse_duration(s)
-}
-
-fn millis(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-/// A label for a call's arguments: a lone value as itself, several as JSON.
-fn label(args: &[Value]) -> String {
-    match args {
-        [one] => clip(&one.to_string(), 120),
-        many => clip(&Value::List(many.to_vec()).to_json(), 120),
-    }
 }
 
 /// Runs the plan; returns the summary and the signal that interrupted it, if any.
@@ -292,12 +164,16 @@ async fn execute(
     sink_options: SinkOptions,
     grace: Duration,
 ) -> Result<(Summary, Option<&'static str>)> {
-    let mut signals = interrupt::listen().context("cannot listen for signals")?;
+    let mut signals = Some(interrupt::listen().context("cannot listen for signals")?);
     let input_order = sink_options.order == Order::Input;
     let (records, received) = mpsc::channel::<Delivery>(1024);
-    let sink = tokio::spawn(sink::run(received, sink_options));
+    let mut sink = sink::spawn(received, sink_options).context("cannot write results")?;
     let mut fetch_consumers: Vec<Vec<mpsc::Sender<Fetched>>> = vec![Vec::new(); job.fetches.len()];
-    let mut producers = tokio::task::JoinSet::new();
+    // Every task this run starts is owned here: a panic in any fails the run.
+    let mut dispatchers = JoinSet::new();
+    let mut fetchers = JoinSet::new();
+    let mut folds = JoinSet::new();
+    let (stop, stopped) = watch::channel(false);
 
     let mut reduce_index = plan.total;
     for task in plan.tasks {
@@ -308,13 +184,15 @@ async fn execute(
                 guest: task.spec.guest.clone(),
             };
             reduce_index += 1;
-            reduce::start(
+            let (results, fold) = reduce::start(
                 plan.pool.clone(),
                 task.guest.clone(),
                 spec,
                 labels,
                 records.clone(),
-            )
+            );
+            folds.spawn(fold);
+            results
         });
         // Bounds this task's inputs in flight (read, queued, running, or
         // finished but not yet written): enough to keep every worker busy,
@@ -330,107 +208,16 @@ async fn execute(
                 .spec
                 .timeout
                 .map_or_else(TaskOptions::new, |t| TaskOptions::new().timeout(t)),
+            extra: task.spec.args.clone(),
+            first: task.first,
             records: records.clone(),
             hold_permit: input_order && !matches!(task.inputs, Inputs::Fetch(_)),
             reduce,
             save: task.spec.save.clone(),
         });
-        let first = task.first;
         let extra = task.spec.args.clone();
-        match task.inputs {
-            Inputs::Call(args) => {
-                let permit = permits.acquire_owned().await?;
-                producers.spawn(ctx.run(first, label(&args), args, permit));
-            }
-            Inputs::Values(calls) => {
-                producers.spawn(async move {
-                    for (i, args) in calls.into_iter().enumerate() {
-                        let Ok(permit) = permits.clone().acquire_owned().await else {
-                            return;
-                        };
-                        let label = label(&args);
-                        tokio::spawn(ctx.clone().start(first + i, label, args, permit).await);
-                    }
-                });
-            }
-            Inputs::Range { start, end, step } => {
-                producers.spawn(async move {
-                    let values = (start..end).step_by(usize::try_from(step).unwrap_or(usize::MAX));
-                    for (i, n) in values.enumerate() {
-                        let Ok(permit) = permits.clone().acquire_owned().await else {
-                            return;
-                        };
-                        let mut args = vec![Value::Int(n)];
-                        args.extend(extra.iter().cloned());
-                        let wait = ctx.clone().start(first + i, n.to_string(), args, permit);
-                        tokio::spawn(wait.await);
-                    }
-                });
-            }
-            Inputs::Files(files) => {
-                let base = job.base_dir.clone();
-                producers.spawn(async move {
-                    for (i, path) in files.into_iter().enumerate() {
-                        let Ok(permit) = permits.clone().acquire_owned().await else {
-                            return;
-                        };
-                        let shown = path
-                            .strip_prefix(&base)
-                            .unwrap_or(&path)
-                            .display()
-                            .to_string();
-                        let ctx = ctx.clone();
-                        let extra = extra.clone();
-                        tokio::spawn(async move {
-                            let started = Instant::now();
-                            match tokio::fs::read(&path).await {
-                                Ok(bytes) => {
-                                    let mut args = vec![Value::Bytes(bytes)];
-                                    args.extend(extra);
-                                    ctx.run(first + i, shown, args, permit).await;
-                                }
-                                Err(e) => {
-                                    let message = format!("cannot read `{}`: {e}", path.display());
-                                    ctx.fail(first + i, shown, "read", message, started.elapsed())
-                                        .await;
-                                }
-                            }
-                        });
-                    }
-                });
-            }
-            Inputs::Fetch(index) => {
-                let (tx, mut bodies) = mpsc::channel::<Fetched>(16);
-                fetch_consumers[index].push(tx);
-                producers.spawn(async move {
-                    while let Some(fetched) = bodies.recv().await {
-                        let record_index = first + fetched.position;
-                        match fetched.body {
-                            Ok(body) => {
-                                let Ok(permit) = permits.clone().acquire_owned().await else {
-                                    return;
-                                };
-                                let mut args = vec![Value::Bytes(body)];
-                                args.extend(extra.iter().cloned());
-                                let wait =
-                                    ctx.clone().start(record_index, fetched.url, args, permit);
-                                tokio::spawn(wait.await);
-                            }
-                            Err(message) => {
-                                ctx.fail(
-                                    record_index,
-                                    fetched.url,
-                                    "fetch",
-                                    message,
-                                    fetched.elapsed,
-                                )
-                                .await
-                            }
-                        }
-                    }
-                });
-            }
-        }
+        let inputs = dispatch::source(task.inputs, extra, &job.base_dir, &mut fetch_consumers);
+        dispatchers.spawn(dispatch::dispatch(inputs, permits, ctx, stopped.clone()));
     }
     drop(records);
 
@@ -438,50 +225,66 @@ async fn execute(
         let client = fetch::client().context("cannot create the HTTP client")?;
         for (spec, consumers) in job.fetches.iter().zip(fetch_consumers) {
             if !consumers.is_empty() {
-                producers.spawn(fetch::run(client.clone(), spec.clone(), consumers));
+                fetchers.spawn(fetch::run(client.clone(), spec.clone(), consumers));
             }
         }
     }
-    // Dispatch until every input is out, or a signal stops it: aborting the
-    // producers stops reading, fetching and submitting; tasks already
-    // submitted carry on, for a grace period.
-    let notice = |name: &str| {
-        eprintln!("wpool: {name}; letting running tasks finish (send it again to stop now)")
-    };
+    // Dispatch until every input is out and done, or a signal stops it:
+    // then no input is read, fetched or queued any more; inputs already
+    // queued carry on for the grace period.
     let mut interrupted = None;
+    let mut written = None;
     loop {
         tokio::select! {
-            done = producers.join_next() => match done {
+            done = dispatchers.join_next() => match done {
                 None => break,
-                Some(done) => done.context("an input producer failed")?,
+                Some(done) => done.context("an input dispatcher panicked")??,
             },
-            Some(name) = signals.recv() => {
-                notice(name);
-                producers.abort_all();
-                interrupted = Some(name);
-                break;
+            Some(Err(e)) = fetchers.join_next(), if interrupted.is_none() => {
+                return Err(e).context("a fetch panicked");
             }
+            Some(name) = next_signal(&mut signals) => {
+                eprintln!("wpool: {name}; letting running tasks finish (send it again to stop now)");
+                interrupted = Some(name);
+                let _ = stop.send(true);
+                fetchers.abort_all();
+                interrupt::start_grace(plan.pool.clone(), grace, signals.take());
+            }
+            // The sink ends early only when it cannot write: nothing more
+            // to do.
+            done = &mut sink, if written.is_none() => match done {
+                Ok(Err(e)) => return Err(anyhow::Error::new(e).context("cannot write results")),
+                done => written = Some(done),
+            },
         }
     }
-    let pool = plan.pool.clone();
-    let mut sink = sink;
-    let summary = if interrupted.is_some() {
-        interrupt::start_grace(pool, grace, signals);
-        sink.await
-    } else {
-        tokio::select! {
-            summary = &mut sink => summary,
-            Some(name) = signals.recv() => {
-                notice(name);
-                interrupted = Some(name);
-                interrupt::start_grace(pool, grace, signals);
-                sink.await
-            }
+    while let Some(done) = fetchers.join_next().await {
+        if let Err(e) = done
+            && e.is_panic()
+        {
+            return Err(e).context("a fetch panicked");
         }
+    }
+    let summary = match written {
+        Some(done) => done,
+        None => sink.await,
     };
     let summary = summary
-        .context("the result writer failed")?
+        .context("the result writer panicked")?
         .context("cannot write results")?;
+    while let Some(done) = folds.join_next().await {
+        done.context("a `reduce` panicked")?;
+    }
     plan.pool.shutdown().await;
     Ok((summary, interrupted))
+}
+
+/// The next SIGINT or SIGTERM, while this function still watches for them.
+async fn next_signal(
+    signals: &mut Option<mpsc::UnboundedReceiver<&'static str>>,
+) -> Option<&'static str> {
+    match signals {
+        Some(signals) => signals.recv().await,
+        None => std::future::pending().await,
+    }
 }

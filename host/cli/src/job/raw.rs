@@ -1,4 +1,4 @@
-//! Raw serde structures, straight from the TOML; validated by the parent module.
+//! Raw serde structures, straight from the TOML; checked by `validate`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -67,7 +67,7 @@ pub(super) struct RawFetch {
     pub(super) backoff: Option<Spanned<DurationStr>>,
     pub(super) status: Option<Spanned<Vec<Spanned<i64>>>>,
     pub(super) max_body: Option<Spanned<RawSize>>,
-    pub(super) headers: Option<BTreeMap<String, String>>,
+    pub(super) headers: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -242,7 +242,8 @@ impl Visitor<'_> for Expecting<EachKey> {
             "fetch" => Ok(EachKey::Fetch),
             "range" => Ok(EachKey::Range),
             _ => Err(E::custom(format!(
-                "unknown `each` source `{v}`; expected one of `values`, `files`, `fetch`, `range`"
+                "unknown `each` source `{v}`; expected one of `values`, `files`, `fetch`, `range`{}",
+                crate::suggest::hint(v, ["values", "files", "fetch", "range"])
             ))),
         }
     }

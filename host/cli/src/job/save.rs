@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
-use super::{Cx, JobError, Location};
+use super::validate::Cx;
+use super::{JobError, Location};
 
 /// The placeholders a `save` template may use.
 const PLACEHOLDERS: &[&str] = &["stem", "name", "index"];
@@ -77,7 +78,7 @@ fn safe(text: &str) -> String {
 }
 
 impl Cx<'_> {
-    pub(super) fn save(
+    pub(in crate::job) fn save(
         &self,
         save: Option<Spanned<String>>,
         base_dir: &Path,

@@ -1,5 +1,7 @@
 //! Happy-path and location tests; malformed files live in `bad_jobs/`.
 
+use std::time::Duration;
+
 use super::*;
 
 const BUILTINS: &[&str] = &["sha256", "heavy_calc"];
@@ -207,7 +209,7 @@ fn error_display_and_helpers() {
     let err = Job::parse(Path::new("dir/j.toml"), text, BUILTINS).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "dir/j.toml:2:9: unknown guest `sha265`; expected one of `heavy_calc`, `sha256`"
+        "dir/j.toml:2:9: unknown guest `sha265`; expected one of `heavy_calc`, `sha256`; did you mean `sha256`?"
     );
     let err = Job::parse(Path::new("j.toml"), text, &[]).unwrap_err();
     assert!(err.message.contains("no guests are available"), "{err}");

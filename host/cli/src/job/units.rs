@@ -120,7 +120,7 @@ fn unit_error<'a>(unit: &str, units: impl Iterator<Item = &'a str> + Clone) -> S
 }
 
 /// Formats names as a comma-separated list of backticked names.
-pub(super) fn backticked<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+pub(in crate::job) fn backticked<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
     let names: Vec<String> = names.into_iter().map(|n| format!("`{n}`")).collect();
     names.join(", ")
 }

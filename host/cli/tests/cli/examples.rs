@@ -1,4 +1,4 @@
-use crate::{repo, sha_hex, wpool, write};
+use crate::{column, repo, run_job, sha_hex, wpool, write};
 use wpool_tests::http::TestServer;
 
 #[test]
@@ -44,16 +44,9 @@ fn fetch_hash_example_hashes_every_page() {
         .replace("http://127.0.0.1:8000", &server.url(""));
     let dir = tempfile::tempdir().unwrap();
     let job = write(dir.path(), "fetch_hash.toml", &text);
-    let run = wpool()
-        .args(["run", "--format", "jsonl"])
-        .arg(&job)
-        .run()
-        .success();
+    let run = run_job(&job).success();
     let records = run.json_lines();
-    let got: Vec<&str> = records
-        .iter()
-        .map(|r| r["value"].as_str().unwrap())
-        .collect();
+    let got: Vec<&str> = column(&records, "value");
     assert_eq!(got, expected);
     assert_eq!(records[1]["input"], server.url("/b.json"));
 }
@@ -102,11 +95,7 @@ call = "run"
 args = ["one two", ["nope"]]
 "#,
     );
-    let run = wpool()
-        .args(["run", "--format", "jsonl"])
-        .arg(&job)
-        .run()
-        .status(1);
+    let run = run_job(&job).status(1);
     let records = run.json_lines();
     assert_eq!(records[0]["value"], "2 two\n");
     assert_eq!(records[1]["ok"], false);
@@ -152,12 +141,7 @@ args = ["b a b", ["1"]]
         );
     }
     let job = write(dir.path(), "job.toml", &text);
-    let records = wpool()
-        .args(["run", "--format", "jsonl"])
-        .arg(&job)
-        .run()
-        .success()
-        .json_lines();
+    let records = run_job(&job).success().json_lines();
     assert_eq!(records[0]["value"], 2);
     assert_eq!(records[1]["value"], 3);
     if c.is_some() {
@@ -190,17 +174,9 @@ call = "hex"
 each = { files = "*.bin" }
 "#,
     );
-    let records = wpool()
-        .args(["run", "--format", "jsonl"])
-        .arg(&job)
-        .run()
-        .success()
-        .json_lines();
+    let records = run_job(&job).success().json_lines();
     let want = [sha_hex(b"hello"), sha_hex("x".repeat(100_000).as_bytes())];
-    let values: Vec<&str> = records
-        .iter()
-        .map(|r| r["value"].as_str().unwrap())
-        .collect();
+    let values: Vec<&str> = column(&records, "value");
     assert_eq!(values, [&want[0], &want[1], &want[0], &want[1]]);
     assert_eq!(records[0]["guest"], "fast");
 }

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use wpool_tests::http::{TestServer, bytes_for, refused_url};
 
-use crate::{sha_hex, wpool, write};
+use crate::scripted::{Reply, Scripted, response};
+use crate::{run_job, run_jsonl, sha_hex, write};
 
 fn fetch_job(dir: &std::path::Path, urls: &[String], options: &str) -> std::path::PathBuf {
     let urls: Vec<String> = urls.iter().map(|u| format!("{u:?}")).collect();
@@ -35,10 +36,7 @@ fn failing_servers_give_error_records_and_the_rest_succeed() {
         &urls,
         "timeout = \"500ms\"\nretries = 2\nbackoff = \"10ms\"\nmax_body = \"1MiB\"",
     );
-    let run = wpool()
-        .args(["run", "--format", "jsonl"])
-        .arg(&job)
-        .run()
+    let run = run_job(&job)
         .status(1)
         .stderr_contains("9 tasks: 3 ok, 6 failed");
     let records = run.json_lines();
@@ -98,11 +96,7 @@ fn accepted_status_and_headers() {
     let dir = tempfile::tempdir().unwrap();
     let urls = vec![server.url("/status/404"), server.url("/status/201")];
     let job = fetch_job(dir.path(), &urls, "status = [404]\nretries = 0");
-    let run = wpool()
-        .args(["run", "--format", "jsonl"])
-        .arg(&job)
-        .run()
-        .status(1);
+    let run = run_job(&job).status(1);
     let records = run.json_lines();
     assert_eq!(
         records[0]["value"],
@@ -161,14 +155,60 @@ fn one_fetch_feeds_two_tasks() {
         server.url("/x")
     );
     let job = write(dir.path(), "two.toml", &text);
-    let run = wpool()
-        .args(["run", "--format", "jsonl"])
-        .arg(&job)
-        .run()
-        .success();
+    let run = run_job(&job).success();
     let records = run.json_lines();
     assert_eq!(records.len(), 2);
     assert_eq!(records[0]["value"], sha_hex(b"payload"));
     assert_eq!(records[1]["value"], sha_hex(b"payload"));
     assert_eq!(server.hits("/x"), 1, "fetched once");
+}
+
+/// A body that stops halfway times out with its URL in the message (the
+/// client's own error has none while the body streams).
+#[test]
+fn a_stalled_body_times_out_naming_its_url() {
+    let head = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial";
+    let server = Scripted::start(vec![Reply::Stall(head.into())]);
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url().to_owned();
+    let job = fetch_job(
+        dir.path(),
+        &[url.clone()],
+        "timeout = \"300ms\"\nretries = 0",
+    );
+    let records = run_jsonl(&job, 1);
+    assert_eq!(records[0]["error"]["kind"], "fetch");
+    assert_eq!(
+        records[0]["error"]["message"],
+        format!("GET {url}: timed out after 300ms")
+    );
+}
+
+/// A 429 with `Retry-After: 1` is retried after a second, not after the
+/// job's 10ms backoff.
+#[test]
+fn retry_after_is_honoured() {
+    let server = Scripted::start(vec![
+        Reply::Send(response(
+            "429 Too Many Requests",
+            "Retry-After: 1\r\n",
+            "slow down",
+        )),
+        Reply::Send(response("200 OK", "", "hello")),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let job = fetch_job(
+        dir.path(),
+        &[server.url().to_owned()],
+        "retries = 1\nbackoff = \"10ms\"",
+    );
+    let records = run_jsonl(&job, 0);
+    assert_eq!(records[0]["value"], sha_hex(b"hello"));
+    let arrivals = server.arrivals();
+    assert_eq!(arrivals.len(), 2);
+    let waited = arrivals[1] - arrivals[0];
+    assert!(
+        waited >= Duration::from_millis(950),
+        "retried after {waited:?}"
+    );
 }

@@ -1,6 +1,6 @@
 use wpool_tests::guest_path;
 
-use crate::{hostile_job, run_jsonl, wpool, write};
+use crate::{hostile_job, run_job, run_jsonl, wpool, write};
 
 /// Every kind of hostile task in one job, beside well-behaved ones: each
 /// fails alone with its own kind, and grants give exactly what they say.
@@ -99,11 +99,7 @@ args = [41]
         job_dir = dir.path().display(),
     );
     let job = write(dir.path(), "job.toml", &text);
-    let run = wpool()
-        .args(["run", "--format", "jsonl"])
-        .arg(&job)
-        .run()
-        .status(1);
+    let run = run_job(&job).status(1);
     let records = run.json_lines();
     let outcome = |i: usize| -> String {
         let r = &records[i];

@@ -7,15 +7,16 @@ mod fuzz; // property tests: the job-file parser never panics
 mod hostile; // hostile guests beside good ones, grants, broken modules, lazy range inputs
 mod inspect; // `wpool inspect`, `wpool guests`, and the compile cache across processes
 mod interrupt; // SIGINT/SIGTERM: stop dispatching, grace period, exit 130; a second signal stops at once
-mod job_errors; // malformed job files: exit 2 with file:line:col, nothing runs
-mod records; // result records: formats, order, output file, exit status on failures
+mod job_errors; // malformed job files, in-process one test each; a smoke test of exit 2
+mod records; // result records: formats, order, output file, exit status on failures, closed pipes
 mod reduce; // `reduce` + `report`, `save`, atomic output files
 mod scaffold; // `wpool new`: the generated crate tests, builds and runs in its job
+mod scripted; // a loopback HTTP server with scripted replies: stalled bodies, `Retry-After`
 mod usecases; // the use-case examples: crypto, ETL, images, scraping
 
 use std::path::{Path, PathBuf};
 
-use wpool_tests::cli::Cmd;
+use wpool_tests::cli::{Cmd, Run};
 
 /// The `wpool` binary, with the tests' shared compile cache and no colour.
 pub(crate) fn wpool() -> Cmd {
@@ -54,12 +55,23 @@ pub(crate) fn hostile_job(dir: &Path, name: &str, body: &str) -> PathBuf {
     write(dir, name, &format!("{guests}{body}"))
 }
 
+/// Runs `wpool run --format jsonl JOB`.
+pub(crate) fn run_job(job: &Path) -> Run {
+    wpool().args(["run", "--format", "jsonl"]).arg(job).run()
+}
+
 /// Runs `wpool run --format jsonl JOB`, expects `status`, returns the records.
 pub(crate) fn run_jsonl(job: &Path, status: i32) -> Vec<serde_json::Value> {
-    wpool()
-        .args(["run", "--format", "jsonl"])
-        .arg(job)
-        .run()
-        .status(status)
-        .json_lines()
+    run_job(job).status(status).json_lines()
+}
+
+/// The string `key` of every record.
+pub(crate) fn column<'a>(records: &'a [serde_json::Value], key: &str) -> Vec<&'a str> {
+    (records.iter())
+        .map(|r| {
+            r[key]
+                .as_str()
+                .unwrap_or_else(|| panic!("no string `{key}` in {r}"))
+        })
+        .collect()
 }

@@ -1,6 +1,6 @@
 use wpool_tests::guest_path;
 
-use crate::{hostile_job, run_jsonl, sha_hex, wpool, write};
+use crate::{column, hostile_job, run_job, run_jsonl, sha_hex, wpool, write};
 
 /// A job mixing good tasks with failures of every kind.
 fn mixed_job(dir: &std::path::Path) -> std::path::PathBuf {
@@ -52,10 +52,7 @@ args = ["abc"]
 fn failures_give_complete_records_and_exit_1() {
     let dir = tempfile::tempdir().unwrap();
     let job = mixed_job(dir.path());
-    let run = wpool()
-        .args(["run", "--format", "jsonl"])
-        .arg(&job)
-        .run()
+    let run = run_job(&job)
         .status(1)
         .stderr_contains("8 tasks: 4 ok, 4 failed");
     let records = run.json_lines();
@@ -169,16 +166,9 @@ fn files_source_hashes_each_file() {
         "files.toml",
         "[[task]]\nguest = \"sha256\"\ncall = \"hex\"\neach = { files = \"data/*.txt\" }\n",
     );
-    let run = wpool()
-        .args(["run", "--format", "jsonl"])
-        .arg(&job)
-        .run()
-        .success();
+    let run = run_job(&job).success();
     let records = run.json_lines();
-    let inputs: Vec<&str> = records
-        .iter()
-        .map(|r| r["input"].as_str().unwrap())
-        .collect();
+    let inputs: Vec<&str> = column(&records, "input");
     assert_eq!(inputs, ["data/a.txt", "data/b.txt"]);
     assert_eq!(records[0]["value"], sha_hex(b"ay"));
     assert_eq!(records[1]["value"], sha_hex(b"bee"));
@@ -191,4 +181,62 @@ fn per_task_timeout_overrides_the_pool() {
     // `[pool]` after `[guests]` is still valid TOML.
     let records = run_jsonl(&hostile_job(dir.path(), "t.toml", body), 1);
     assert_eq!(records[0]["error"]["message"], "timed out after 200ms");
+}
+
+/// A job of many quick inputs: far more output than a pipe holds.
+fn many_records_job(dir: &std::path::Path) -> std::path::PathBuf {
+    write(
+        dir,
+        "many.toml",
+        "[[task]]\nguest = \"heavy_calc\"\ncall = \"heavy-calc\"\neach = { range = [0, 100000000] }\n",
+    )
+}
+
+/// `wpool run … | head -1`: the reader leaves after one line; wpool stops
+/// quietly with 0, as ripgrep does.
+#[test]
+fn a_closed_pipe_ends_the_run_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = many_records_job(dir.path());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wpool"))
+        .args(["run", "--format", "jsonl"])
+        .arg(&job)
+        .env("WPOOL_CACHE_DIR", wpool_tests::cache_dir())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["task"], 0);
+    drop(lines); // closes the read end, like `head` exiting
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
+}
+
+/// Results that cannot be written (a full disk) after tasks ran: exit 1,
+/// with the reason; not 2, which means the job itself is wrong.
+#[cfg(target_os = "linux")]
+#[test]
+fn unwritable_results_are_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = write(
+        dir.path(),
+        "one.toml",
+        "[[task]]\nguest = \"sha256\"\ncall = \"hex\"\nargs = [\"abc\"]\n",
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wpool"))
+        .args(["run", "--format", "jsonl"])
+        .arg(&job)
+        .env("WPOOL_CACHE_DIR", wpool_tests::cache_dir())
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error: cannot write results"), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
 }
