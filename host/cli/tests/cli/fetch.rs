@@ -173,7 +173,7 @@ fn a_stalled_body_times_out_naming_its_url() {
     let url = server.url().to_owned();
     let job = fetch_job(
         dir.path(),
-        &[url.clone()],
+        std::slice::from_ref(&url),
         "timeout = \"300ms\"\nretries = 0",
     );
     let records = run_jsonl(&job, 1);
