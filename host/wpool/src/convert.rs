@@ -564,3 +564,7 @@ pub(crate) fn list_names(names: &[&str]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+#[path = "convert_tests.rs"]
+mod tests;
