@@ -8,11 +8,11 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
+use wasmtime::Engine;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Type, Val};
-use wasmtime::Engine;
 
-use super::{check, describe, from_val, to_val, ConvertError};
+use super::{ConvertError, check, describe, from_val, to_val};
 use crate::value::Value;
 
 /// One import per type under test: `f-NAME` takes one parameter of the type.
@@ -178,13 +178,11 @@ fn typed(ty: &Type) -> BoxedStrategy<Case> {
                 output: Value::Float(i as f64),
             }),
         ]),
-        Type::Char => {
-            boxed(any::<char>().prop_map(|c| Case {
-                input: Value::String(c.to_string()),
-                val: Val::Char(c),
-                output: Value::String(c.to_string()),
-            }))
-        }
+        Type::Char => boxed(any::<char>().prop_map(|c| Case {
+            input: Value::String(c.to_string()),
+            val: Val::Char(c),
+            output: Value::String(c.to_string()),
+        })),
         Type::String => boxed((".{0,12}", any::<bool>()).prop_map(|(s, as_bytes)| Case {
             input: if as_bytes {
                 Value::Bytes(s.clone().into_bytes())
@@ -213,9 +211,7 @@ fn typed(ty: &Type) -> BoxedStrategy<Case> {
                             ))
                             .boxed(),
                             // A string stands for its UTF-8 bytes.
-                            _ => ".{0,6}"
-                                .prop_map(|s: String| Value::String(s))
-                                .boxed(),
+                            _ => ".{0,6}".prop_map(|s: String| Value::String(s)).boxed(),
                         };
                         input.prop_map(move |input| match &input {
                             Value::String(s) => Case {
@@ -256,9 +252,8 @@ fn typed(ty: &Type) -> BoxedStrategy<Case> {
                 .fields()
                 .map(|f| {
                     let optional = matches!(f.ty, Type::Option(_));
-                    (Just(f.name.to_owned()), typed(&f.ty), any::<bool>()).prop_map(
-                        move |(name, case, omit)| (name, case, omit && optional),
-                    )
+                    (Just(f.name.to_owned()), typed(&f.ty), any::<bool>())
+                        .prop_map(move |(name, case, omit)| (name, case, omit && optional))
                 })
                 .collect();
             boxed(fields.prop_map(|fields| {
@@ -318,13 +313,15 @@ fn typed(ty: &Type) -> BoxedStrategy<Case> {
         }
         Type::Flags(flags) => {
             let names: Vec<String> = flags.names().map(str::to_owned).collect();
-            boxed(proptest::sample::subsequence(names.clone(), 0..=names.len()).prop_map(|set| {
-                Case {
-                    input: Value::List(set.iter().cloned().map(Value::String).collect()),
-                    val: Val::Flags(set.clone()),
-                    output: Value::List(set.into_iter().map(Value::String).collect()),
-                }
-            }))
+            boxed(
+                proptest::sample::subsequence(names.clone(), 0..=names.len()).prop_map(|set| {
+                    Case {
+                        input: Value::List(set.iter().cloned().map(Value::String).collect()),
+                        val: Val::Flags(set.clone()),
+                        output: Value::List(set.into_iter().map(Value::String).collect()),
+                    }
+                }),
+            )
         }
         Type::Option(option) => boxed(prop_oneof![
             1 => Just(Case::same(Value::Null, Val::Option(None))),
@@ -364,7 +361,10 @@ fn typed(ty: &Type) -> BoxedStrategy<Case> {
                     })),
                 }
             };
-            boxed(prop_oneof![side("ok", result.ok()), side("err", result.err())])
+            boxed(prop_oneof![
+                side("ok", result.ok()),
+                side("err", result.err())
+            ])
         }
         other => panic!("no cases for {}", describe(other)),
     }
@@ -559,7 +559,10 @@ fn errors_name_the_place_and_the_problem() {
             "expected tuple<u8, string, f64> with 3 elements, found 1",
         ),
         (
-            err(map(&[("name", "a".into()), ("colour", Value::Null)]), "record"),
+            err(
+                map(&[("name", "a".into()), ("colour", Value::Null)]),
+                "record",
+            ),
             "x",
             "unknown field `colour`; expected `name`, `count`, `note`",
         ),

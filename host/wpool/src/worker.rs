@@ -416,3 +416,7 @@ pub(crate) fn fmt_size(bytes: usize) -> String {
         format!("{bytes} bytes")
     }
 }
+
+#[cfg(test)]
+#[path = "classify_tests.rs"]
+mod tests;
