@@ -8,7 +8,9 @@
 #  2. a scratch project in a temp folder, depending on the *packaged* `wpool`,
 #     builds and runs an embedded pool on a built-in guest;
 #  3. `cargo install --path host/cli` builds the CLI, which then runs the
-#     seed's heavy_calc job.
+#     seed's heavy_calc job. (Not from its package: a crate named `wpool`
+#     already exists on crates.io, so the packaged CLI's `wpool` dependency
+#     would resolve to that one until ours is published under its name.)
 #
 # Steps 2 and 3 build with a rustc wrapper that fails the build if anything
 # (a build script, a dependency) compiles for a wasm target: the target is
@@ -22,7 +24,7 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
 echo "== cargo package"
-cargo package --locked --no-verify -p wpool-builtins -p wpool -p wpool-cli
+cargo package --locked --no-verify --allow-dirty -p wpool-builtins -p wpool -p wpool-cli
 packages=$CARGO_TARGET_DIR/package
 mkdir -p "$scratch/packages"
 for crate in wpool-builtins wpool wpool-cli; do
@@ -97,15 +99,10 @@ if [[ $out != "$expected" ]]; then
   exit 1
 fi
 
-echo "== cargo install of the packaged wpool-cli"
-# The dev profile of this workspace, so that dependencies built by the tests
-# are reused.
-cargo install --quiet --locked --debug --path "$scratch/packages/wpool-cli-0.1.0" \
-  --root "$scratch/install" \
-  --config "patch.crates-io.wpool.path='$scratch/packages/wpool-0.1.0'" \
-  --config "patch.crates-io.wpool-builtins.path='$scratch/packages/wpool-builtins-0.1.0'" \
-  --config 'profile.dev.package."*".opt-level=3' \
-  --config 'profile.dev.package."*".debug=false' 
+echo "== cargo install --path host/cli"
+# Sharing the workspace's target folder and dev profile, so that what the
+# tests built is reused.
+cargo install --quiet --locked --debug --path host/cli --root "$scratch/install"
 "$scratch/install/bin/wpool" run --format jsonl --no-cache examples/heavy_calc.toml >"$scratch/records.jsonl"
 grep -q '"value":99999998' "$scratch/records.jsonl" || {
   echo "the installed wpool did not compute heavy_calc(50M):" >&2

@@ -12,9 +12,8 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use crate::cache::{Artifact, CacheStatus, CompileCache};
 use crate::error::{BuildError, ErrorSource, LoadError, wasmtime_source};
-use crate::guest::{
-    Function, Guest, GuestInner, GuestKind, Import, Inspection, LoadedGuest, Pre, Signature, Source,
-};
+use crate::function::{Function, Signature};
+use crate::guest::{Guest, GuestInner, GuestKind, Import, Inspection, LoadedGuest, Pre, Source};
 use crate::state::StoreState;
 
 /// How often the ticker advances the engine's epoch: the resolution of
@@ -213,9 +212,7 @@ impl Runtime {
             name: name.clone(),
             source,
         };
-        let component = is_component(&bytes).map_err(|message| {
-            compile_err(message.into())
-        })?;
+        let component = is_component(&bytes).map_err(|message| compile_err(message.into()))?;
         let engine = &self.engine;
         let compile = || -> wasmtime::Result<Artifact> {
             Ok(if component {
@@ -460,6 +457,14 @@ impl Drop for Ticker {
     }
 }
 
+/// A [`BuildError::Engine`] for a failure while `what`.
+fn engine_err(what: &'static str) -> impl Fn(wasmtime::Error) -> BuildError {
+    move |e| BuildError::Engine {
+        what,
+        source: wasmtime_source(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::is_component;
@@ -471,13 +476,5 @@ mod tests {
         assert_eq!(is_component(b";; hi\n (module)"), Ok(false));
         assert_eq!(is_component(b"(component)"), Ok(true));
         assert!(is_component(b"\x7fELF").is_err());
-    }
-}
-
-/// A [`BuildError::Engine`] for a failure while `what`.
-fn engine_err(what: &'static str) -> impl Fn(wasmtime::Error) -> BuildError {
-    move |e| BuildError::Engine {
-        what,
-        source: wasmtime_source(e),
     }
 }

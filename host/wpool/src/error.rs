@@ -107,7 +107,9 @@ pub enum LoadError {
     },
     /// The pool was built without the `builtins` feature, so no built-in
     /// guest is available.
-    #[error("built-in guest `{name}` is not available: wpool was built without its `builtins` feature")]
+    #[error(
+        "built-in guest `{name}` is not available: wpool was built without its `builtins` feature"
+    )]
     NoBuiltins {
         /// The name asked for.
         name: String,

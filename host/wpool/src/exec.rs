@@ -4,10 +4,10 @@
 use wasmtime::component::{ComponentExportIndex, ComponentNamedList, Lift, Lower, Val};
 
 use crate::convert::from_val;
-use crate::error::{ErrorKind, TaskError};
 use crate::convert::to_val;
+use crate::error::{ErrorKind, TaskError};
 use crate::fast::BytesCall;
-use crate::guest::{PreparedArgs, PreparedCall, Signature, module_value};
+use crate::function::{PreparedArgs, PreparedCall, Signature, module_value};
 use crate::task::Output;
 use crate::value::Value;
 use crate::worker::{Instance, RunInfo, Slot, TaskInfo, Worker, fmt_size, with_stderr};

@@ -119,9 +119,7 @@ impl BytesCall {
                 Value::Float(f) if f.fract() == 0.0 && f >= 0.0 && f < u64::MAX as f64 => {
                     Ok(f as u64)
                 }
-                _ => Err(wasmtime::format_err!(
-                    "argument is not an unsigned integer"
-                )),
+                _ => Err(wasmtime::format_err!("argument is not an unsigned integer")),
             }
         };
         match self.extra {

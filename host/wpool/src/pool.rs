@@ -331,9 +331,12 @@ impl Pool {
         let task = self.task_info(guest, "__panic");
         let pool = self.clone();
         async move {
-            pool.run(task, |_: &mut Worker, _: &TaskInfo| -> Result<(), TaskError> {
-                panic!("a deliberate panic inside wpool")
-            })
+            pool.run(
+                task,
+                |_: &mut Worker, _: &TaskInfo| -> Result<(), TaskError> {
+                    panic!("a deliberate panic inside wpool")
+                },
+            )
             .await
         }
     }

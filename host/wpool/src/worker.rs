@@ -269,13 +269,8 @@ impl Worker {
             }),
             Err(e) => {
                 let stderr = store.data().stderr.take().0;
-                let (kind, detail) = classify(
-                    &e,
-                    &store.data().limiter,
-                    &self.limits,
-                    timeout,
-                    &stderr,
-                );
+                let (kind, detail) =
+                    classify(&e, &store.data().limiter, &self.limits, timeout, &stderr);
                 Err(SlotError(
                     kind,
                     format!("could not be instantiated: {detail}"),
