@@ -231,40 +231,14 @@ async fn core_modules_take_numbers() {
 async fn reuse_keeps_state_and_fresh_does_not() {
     let reuse = pool(1, Duration::from_secs(10));
     let m = reuse.load(Guest::bytes("counter", COUNTER)).unwrap();
-    let mut seen = Vec::new();
-    for _ in 0..3 {
-        seen.push(
-            reuse
-                .submit(&m, "bump", ())
-                .await
-                .unwrap()
-                .value
-                .as_i64()
-                .unwrap(),
-        );
-    }
-    assert_eq!(seen, [1, 2, 3]);
+    assert_eq!(wpool_tests::bumps(&reuse, &m, 3).await, [1, 2, 3]);
 
-    let fresh = Pool::builder()
-        .workers(1)
+    let fresh = wpool_tests::builder(1)
         .instance_mode(wpool::InstanceMode::Fresh)
-        .cache_dir(wpool_tests::cache_dir())
         .build()
         .unwrap();
     let m = fresh.load(Guest::bytes("counter", COUNTER)).unwrap();
-    let mut seen = Vec::new();
-    for _ in 0..3 {
-        seen.push(
-            fresh
-                .submit(&m, "bump", ())
-                .await
-                .unwrap()
-                .value
-                .as_i64()
-                .unwrap(),
-        );
-    }
-    assert_eq!(seen, [1, 1, 1]);
+    assert_eq!(wpool_tests::bumps(&fresh, &m, 3).await, [1, 1, 1]);
 }
 
 #[tokio::test]
@@ -279,7 +253,7 @@ async fn typed_call_mismatch_is_invalid_call() {
     assert!(err.detail().contains("func(n: u64) -> u64"), "{err}");
     // The pool carries on.
     let n: u64 = pool.call(&calc, "heavy-calc", (10u64,)).await.unwrap();
-    assert_eq!(n, (0..10u64).map(|i| i * i % 7).sum::<u64>());
+    assert_eq!(n, wpool_tests::heavy_calc(10));
 }
 
 #[test]

@@ -43,12 +43,7 @@ async fn granted_or_not_the_digests_are_sha256() {
 /// the host and stays within it. This is what shows the grant is used.
 #[tokio::test]
 async fn granted_hashing_happens_in_the_host() {
-    let pool = wpool::Pool::builder()
-        .workers(1)
-        .fuel(5_000_000)
-        .cache_dir(wpool_tests::cache_dir())
-        .build()
-        .unwrap();
+    let pool = wpool_tests::builder(1).fuel(5_000_000).build().unwrap();
     let data = payload(4 << 20);
     let plain = pool.load(Guest::builtin("sha256")).unwrap();
     let err = pool.submit(&plain, "hex", data.clone()).await.unwrap_err();

@@ -106,12 +106,7 @@ async fn every_task_gets_its_own_stdin_and_args() {
 
 #[tokio::test]
 async fn a_command_printing_past_the_output_limit_fails() {
-    let pool = wpool::Pool::builder()
-        .workers(1)
-        .output_limit(64)
-        .cache_dir(wpool_tests::cache_dir())
-        .build()
-        .unwrap();
+    let pool = wpool_tests::builder(1).output_limit(64).build().unwrap();
     let wordfreq = pool.load(Guest::file(guest_path("wordfreq"))).unwrap();
     let text: String = (0..100).map(|i| format!("word{i} ")).collect();
     let err = pool

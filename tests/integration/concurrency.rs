@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
 use wpool::{ErrorKind, Guest, Output};
-use wpool_tests::{guest_path, pool};
+use wpool_tests::{COUNTER, builder, guest_path, heavy_calc, pool};
 
 fn overlaps(a: &Output, b: &Output) -> bool {
     a.started < b.started + b.elapsed && b.started < a.started + a.elapsed
@@ -35,43 +35,49 @@ async fn two_workers_run_at_the_same_time() {
     assert_eq!(workers, [0, 1]);
 }
 
+/// When a task finished on its worker.
+fn finished(o: &Output) -> std::time::Instant {
+    o.started + o.elapsed
+}
+
+/// `map` yields results in input order even though they complete in
+/// another: one long task first, short ones after it on the other worker.
+/// `map_unordered` yields them as they complete.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn map_keeps_input_order() {
-    let pool = wpool::Pool::builder()
-        .workers(2)
-        .map_in_flight(3)
-        .cache_dir(wpool_tests::cache_dir())
-        .build()
-        .unwrap();
+    let pool = builder(2).map_in_flight(3).build().unwrap();
     let calc = pool.load(Guest::builtin("heavy_calc")).unwrap();
-    // Big inputs first, so later (smaller) tasks finish earlier.
-    let inputs: Vec<u64> = (0..40).rev().map(|i| i * 20_000).collect();
-    let expected: Vec<u64> = inputs
-        .iter()
-        .map(|&n| (0..n).map(|i| i * i % 7).sum())
+    // Distinct inputs (so each result names its input), the first one far
+    // longer than all the others together.
+    let inputs: Vec<u64> = std::iter::once(60_000_000)
+        .chain((1..20).map(|i| i * 10))
         .collect();
-    let got: Vec<u64> = pool
+    let expected: Vec<u64> = inputs.iter().map(|&n| heavy_calc(n)).collect();
+    let outputs: Vec<Output> = pool
         .map(&calc, "heavy-calc", inputs.clone())
-        .map(|r| r.unwrap().value.as_u64().unwrap())
+        .map(Result::unwrap)
         .collect()
         .await;
-    assert_eq!(got, expected);
+    let got: Vec<u64> = outputs.iter().map(|o| o.value.as_u64().unwrap()).collect();
+    assert_eq!(got, expected, "results in input order");
+    // ... while the second input finished before the first: the order was
+    // restored, not given.
+    assert!(
+        finished(&outputs[1]) < finished(&outputs[0]),
+        "the long first task finished first: {outputs:#?}"
+    );
 
-    let mut unordered: Vec<u64> = pool
+    let unordered: Vec<u64> = pool
         .map_unordered(&calc, "heavy-calc", inputs)
         .map(|r| r.unwrap().value.as_u64().unwrap())
         .collect()
         .await;
+    assert_ne!(unordered[0], expected[0], "the long task came first");
+    let (mut unordered, mut sorted) = (unordered, expected);
     unordered.sort();
-    let mut sorted = expected;
     sorted.sort();
     assert_eq!(unordered, sorted);
 }
-
-const COUNTER: &str = r#"(module
-  (global $n (mut i32) (i32.const 0))
-  (func (export "bump") (result i32)
-    global.get $n i32.const 1 i32.add global.set $n global.get $n))"#;
 
 #[tokio::test]
 async fn dropping_a_queued_task_cancels_it() {
@@ -110,10 +116,7 @@ async fn shutdown_finishes_submitted_work() {
     pool.shutdown().await;
     for (i, t) in (1u64..).zip(tasks) {
         let n = i * 1_000_000;
-        assert_eq!(
-            t.await.unwrap().value.as_u64(),
-            Some((0..n).map(|i| i * i % 7).sum())
-        );
+        assert_eq!(t.await.unwrap().value.as_u64(), Some(heavy_calc(n)));
     }
     // Afterwards the pool refuses work.
     assert!(pool.is_closed());
@@ -140,28 +143,39 @@ async fn abort_interrupts_running_tasks() {
     assert_eq!(err.kind(), ErrorKind::Cancelled, "{err}");
 }
 
-/// `enqueue_with` queues in call order: on one worker, tasks start in exactly
-/// the order they were enqueued, while their results are awaited later.
+/// `enqueue_with` queues when it is awaited: on one worker, tasks start in
+/// exactly the order their `enqueue_with`s were awaited, which here is the
+/// reverse of the order they were called in (and numbered in), while their
+/// results are awaited later still.
 #[tokio::test]
 async fn enqueue_keeps_the_order_of_calls() {
-    let pool = pool(1, std::time::Duration::from_secs(30));
-    let calc = pool.load(wpool::Guest::builtin("heavy_calc")).unwrap();
+    let pool = pool(1, Duration::from_secs(30));
+    let calc = pool.load(Guest::builtin("heavy_calc")).unwrap();
+    let inputs: Vec<u64> = (0..30u64)
+        .map(|i| if i % 3 == 0 { 200_000 + i } else { 10 + i })
+        .collect();
+    let calls: Vec<_> = inputs
+        .iter()
+        .map(|&n| pool.enqueue_with(&calc, "heavy-calc", n, wpool::TaskOptions::default()))
+        .collect();
     let mut queued = Vec::new();
-    for i in 0..30u64 {
-        let n = if i % 3 == 0 { 200_000 } else { 10 };
-        queued.push(
-            pool.enqueue_with(&calc, "heavy-calc", n, wpool::TaskOptions::default())
-                .await
-                .unwrap(),
-        );
+    for call in calls.into_iter().rev() {
+        queued.push(call.await.unwrap());
     }
     let mut outputs = Vec::new();
     for task in queued.into_iter().rev() {
         outputs.push(task.await.unwrap());
     }
     outputs.reverse();
+    // `outputs` is in queueing order: the last input first.
+    let results: Vec<u64> = outputs.iter().map(|o| o.value.as_u64().unwrap()).collect();
+    let expected: Vec<u64> = inputs.iter().rev().map(|&n| heavy_calc(n)).collect();
+    assert_eq!(results, expected);
     for pair in outputs.windows(2) {
-        assert!(pair[0].task < pair[1].task);
+        assert!(
+            pair[0].task > pair[1].task,
+            "numbered in call order, not queueing order"
+        );
         assert!(
             pair[0].started < pair[1].started,
             "task {} started after task {}",
@@ -192,7 +206,11 @@ async fn concurrent_shutdowns_all_wait_for_the_workers() {
         pool.__live_workers()
     };
     let (first, second) = tokio::join!(first, second);
-    assert_eq!((first, second), (0, 0), "a shutdown returned while workers ran");
+    assert_eq!(
+        (first, second),
+        (0, 0),
+        "a shutdown returned while workers ran"
+    );
     for t in tasks {
         assert!(t.await.is_ok());
     }

@@ -34,7 +34,10 @@ async fn a_panic_inside_wpool_is_internal_and_the_pool_carries_on() {
 fn a_guest_that_does_not_compile_keeps_wasmtimes_error_as_its_source() {
     let pool = pool();
     let err = pool
-        .load(Guest::bytes("broken", "(module (func (export \"f\") i32.add))"))
+        .load(Guest::bytes(
+            "broken",
+            "(module (func (export \"f\") i32.add))",
+        ))
         .unwrap_err();
     assert!(matches!(err, LoadError::Compile { .. }), "{err}");
     assert_eq!(err.to_string(), "cannot compile guest `broken`");
@@ -63,8 +66,11 @@ fn a_grant_of_a_missing_folder_keeps_the_os_error() {
     let missing = std::env::temp_dir().join("wpool-no-such-folder-for-a-grant");
     let err = pool
         .load(
-            Guest::bytes("answer", ANSWER)
-                .grants(wpool::Grants::new().dir(&missing, "/data", wpool::Access::ReadOnly)),
+            Guest::bytes("answer", ANSWER).grants(wpool::Grants::new().dir(
+                &missing,
+                "/data",
+                wpool::Access::ReadOnly,
+            )),
         )
         .unwrap_err();
     let LoadError::Grant { name, host, .. } = &err else {

@@ -5,13 +5,17 @@ use std::path::Path;
 use std::time::Duration;
 
 use wpool::Value;
-use wpool_tests::{guest_path, pool};
+use wpool_tests::{bumps, guest_path, pool};
 
-/// A core module whose `version` returns `v` and whose `slow` spins `iters`
-/// times, then returns `v`.
+/// A core module whose `version` returns `v`, whose `slow` spins `iters`
+/// times, then returns `v`, and whose `bump` counts its calls (as
+/// [`wpool_tests::COUNTER`]'s does).
 fn module(v: i32) -> String {
     format!(
         r#"(module
+             (global $n (mut i32) (i32.const 0))
+             (func (export "bump") (result i32)
+               global.get $n i32.const 1 i32.add global.set $n global.get $n)
              (func (export "version") (result i32) i32.const {v})
              (func (export "slow") (param $n i64) (result i32)
                (loop $l
@@ -45,11 +49,6 @@ async fn changed_files_are_picked_up_and_running_tasks_keep_their_version() {
     let v1 = guests.get("calc").unwrap();
     assert_eq!(v1.name(), "calc");
     assert_eq!(version(&pool, &v1).await, Value::Int(1));
-    // Unchanged file: the same loaded guest, not a recompile.
-    assert_eq!(
-        format!("{:?}", guests.get("calc").unwrap()),
-        format!("{v1:?}")
-    );
 
     // A long task on version 1, in flight while the file changes.
     let slow = tokio::spawn(pool.submit(&v1, "slow", 200_000_000i64));
@@ -70,6 +69,36 @@ async fn changed_files_are_picked_up_and_running_tasks_keep_their_version() {
     let hostile = guests.get("hostile").unwrap();
     let out = pool.submit(&hostile, "ok", 41u64).await.unwrap();
     assert_eq!(out.value, Value::UInt(42));
+}
+
+/// An unchanged file gives back the same loaded guest, not a recompile: on
+/// one worker reusing instances, its counter carries on across `get`s. A
+/// replaced file, even with the same contents, is a new guest whose counter
+/// starts again, so the counter does tell the two apart.
+#[tokio::test]
+async fn an_unchanged_file_is_the_same_loaded_guest() {
+    let dir = tempfile::tempdir().unwrap();
+    put(dir.path(), "calc.wasm", module(1));
+    let pool = pool(1, Duration::from_secs(10));
+    let guests = pool.load_dir(dir.path()).unwrap();
+    let first = guests.get("calc").unwrap();
+    assert_eq!(bumps(&pool, &first, 2).await, [1, 2]);
+    let again = guests.get("calc").unwrap();
+    assert_eq!(
+        bumps(&pool, &again, 2).await,
+        [3, 4],
+        "a recompile starts at 1"
+    );
+
+    put(dir.path(), "calc.wasm", module(1));
+    let reloaded = guests.get("calc").unwrap();
+    assert_eq!(
+        bumps(&pool, &reloaded, 1).await,
+        [1],
+        "a replaced file reloads"
+    );
+    // The handle taken before keeps its own instance.
+    assert_eq!(bumps(&pool, &first, 1).await, [5]);
 }
 
 #[tokio::test]
@@ -138,12 +167,7 @@ async fn names_outside_the_folder_are_refused() {
 #[tokio::test]
 async fn old_versions_are_freed() {
     let dir = tempfile::tempdir().unwrap();
-    let pool = wpool::Pool::builder()
-        .workers(1)
-        .max_instances(4)
-        .cache_dir(wpool_tests::cache_dir())
-        .build()
-        .unwrap();
+    let pool = wpool_tests::builder(1).max_instances(4).build().unwrap();
     let guests = pool.load_dir(dir.path()).unwrap();
     for v in 0..40 {
         put(dir.path(), "calc.wasm", module(v));

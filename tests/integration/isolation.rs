@@ -1,16 +1,14 @@
 use std::time::Duration;
 
 use wpool::{Access, ErrorKind, Grants, Guest, IntoArgs, Pool, Value};
-use wpool_tests::{cache_dir, guest_path};
+use wpool_tests::guest_path;
 
 fn hostile_pool(workers: usize) -> Pool {
-    Pool::builder()
-        .workers(workers)
+    wpool_tests::builder(workers)
         .timeout(Duration::from_millis(500))
         .memory_limit(64 << 20)
         .output_limit(1 << 20)
         .stdio_limit(4096)
-        .cache_dir(cache_dir())
         .build()
         .unwrap()
 }
@@ -104,12 +102,7 @@ async fn timeout_message_names_task_guest_and_function() {
 
 #[tokio::test]
 async fn fuel_runs_out() {
-    let pool = Pool::builder()
-        .workers(1)
-        .fuel(1_000_000)
-        .cache_dir(cache_dir())
-        .build()
-        .unwrap();
+    let pool = wpool_tests::builder(1).fuel(1_000_000).build().unwrap();
     let calc = pool.load(Guest::builtin("heavy_calc")).unwrap();
     let err = pool
         .submit(&calc, "heavy-calc", 100_000_000u64)
@@ -262,5 +255,9 @@ async fn a_spinning_start_function_is_timed_out_by_the_tasks_own_timeout() {
         .expect("the start function was not interrupted: the task's timeout was not applied")
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
-    assert!(err.detail().contains("could not be instantiated: timed out after 200ms"), "{err}");
+    assert!(
+        err.detail()
+            .contains("could not be instantiated: timed out after 200ms"),
+        "{err}"
+    );
 }

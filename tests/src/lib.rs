@@ -19,12 +19,41 @@ pub fn guest_path(name: &str) -> PathBuf {
 
 /// A pool for tests: `workers` threads, a private compile cache, a timeout.
 pub fn pool(workers: usize, timeout: Duration) -> wpool::Pool {
-    wpool::Pool::builder()
-        .workers(workers)
+    builder(workers)
         .timeout(timeout)
-        .cache_dir(cache_dir())
         .build()
         .expect("pool builds")
+}
+
+/// A pool builder for tests: `workers` threads and the tests' compile
+/// cache; finish it with `.build().unwrap()`.
+pub fn builder(workers: usize) -> wpool::PoolBuilder {
+    wpool::Pool::builder()
+        .workers(workers)
+        .cache_dir(cache_dir())
+}
+
+/// A core module with a counter: `bump` adds one and returns the count, so
+/// it shows whether calls share an instance.
+pub const COUNTER: &str = r#"(module
+  (global $n (mut i32) (i32.const 0))
+  (func (export "bump") (result i32)
+    global.get $n i32.const 1 i32.add global.set $n global.get $n))"#;
+
+/// Calls `bump` (see [`COUNTER`]) `times` times, one after another, and
+/// gives the counts it returned.
+pub async fn bumps(pool: &wpool::Pool, guest: &wpool::LoadedGuest, times: usize) -> Vec<i64> {
+    let mut seen = Vec::with_capacity(times);
+    for _ in 0..times {
+        let out = pool.submit(guest, "bump", ()).await.expect("bump runs");
+        seen.push(out.value.as_i64().expect("bump returns an integer"));
+    }
+    seen
+}
+
+/// What the built-in `heavy_calc`'s `heavy-calc(n)` returns.
+pub fn heavy_calc(n: u64) -> u64 {
+    (0..n).map(|i| i * i % 7).sum()
 }
 
 /// The compile cache shared by the tests (inside the target directory).
