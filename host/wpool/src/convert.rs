@@ -145,8 +145,15 @@ fn convert(value: &Value, ty: &Type, path: &str, mode: Mode) -> Result<Val, Conv
             }
         }
         Type::FixedLengthList(list) => {
-            let Value::List(items) = value else {
-                return Err(ConvertError::mismatch(path, ty, value));
+            // Bytes for a `list<u8, N>`, as `from_val` gives them back.
+            let bytes: Vec<Value>;
+            let items = match (value, list.ty()) {
+                (Value::List(items), _) => items,
+                (Value::Bytes(b), Type::U8) => {
+                    bytes = b.iter().map(|&b| Value::UInt(b.into())).collect();
+                    &bytes
+                }
+                _ => return Err(ConvertError::mismatch(path, ty, value)),
             };
             if items.len() != list.len() as usize {
                 return Err(ConvertError::new(
