@@ -6,6 +6,7 @@
 //! ```
 
 mod baseline;
+mod byte_calls;
 mod fetch;
 mod python;
 mod report;
@@ -52,7 +53,7 @@ struct Args {
     /// A `results.json` of an earlier run: print how wpool's medians moved.
     #[arg(long, value_name = "PATH")]
     compare: Option<PathBuf>,
-    /// The release `wpool` binary, for the whole-program workloads D and E
+    /// The release `wpool` binary, for the whole-program workloads D, E and F
     /// [default: target/release/wpool; `cargo build --release -p wpool-cli`].
     #[arg(long, value_name = "PATH")]
     wpool_bin: Option<PathBuf>,
@@ -129,14 +130,14 @@ fn main() -> Result<()> {
             bench.sha_versus(&pythons)
         })?);
     }
-    if settings.wants("D") || settings.wants("E") {
+    if settings.wants("D") || settings.wants("E") || settings.wants("F") {
         let bin = args
             .wpool_bin
             .clone()
             .unwrap_or_else(|| target_dir().join("release").join("wpool"));
         anyhow::ensure!(
             bin.is_file(),
-            "workloads D and E run the release binary, and `{}` is missing: \
+            "workloads D, E and F run the release binary, and `{}` is missing: \
              build it with `cargo build --release -p wpool-cli` (`just bench` does), \
              or leave them out with --only",
             bin.display()
@@ -150,6 +151,12 @@ fn main() -> Result<()> {
             rows.extend(step("E. start-up, cold and warm cache", || {
                 bench.startup(&bin)
             })?);
+        }
+        if settings.wants("F") {
+            rows.extend(step(
+                "F. byte-heavy calls, dynamic and job file vs typed",
+                || bench.byte_calls(&bin),
+            )?);
         }
     }
     if settings.wants("a") {
