@@ -1,0 +1,135 @@
+//! Python objects ↔ [`wpool::Value`].
+//!
+//! Arguments are converted by shape (an `int` becomes an integer, a `dict`
+//! a record, …); the guest's signature then checks every value against its
+//! WIT type before anything runs, so a wrong argument fails with the
+//! argument's name and the expected type.
+
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
+};
+use wpool::Value;
+
+/// How deep nested lists and dicts may go before conversion gives up (a
+/// self-referencing list would otherwise recurse forever).
+const MAX_DEPTH: usize = 64;
+
+/// Converts one call argument; `name` is the parameter it is meant for.
+pub(crate) fn to_value(obj: &Bound<'_, PyAny>, name: &str, wit: &str) -> PyResult<Value> {
+    convert(obj, 0).map_err(|found| {
+        PyTypeError::new_err(format!("argument `{name}`: expected {wit}, found {found}"))
+    })
+}
+
+/// `Err` holds a description of what could not be converted.
+fn convert(obj: &Bound<'_, PyAny>, depth: usize) -> Result<Value, String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("a value nested more than {MAX_DEPTH} levels deep"));
+    }
+    if obj.is_none() {
+        return Ok(Value::Null);
+    }
+    // `bool` before `int`: a Python bool is an int.
+    if let Ok(b) = obj.cast::<PyBool>() {
+        return Ok(Value::Bool(b.is_true()));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        if let Ok(v) = obj.extract::<i64>() {
+            return Ok(Value::Int(v));
+        }
+        if let Ok(v) = obj.extract::<u64>() {
+            return Ok(Value::UInt(v));
+        }
+        return Err(format!(
+            "the integer {obj}, which no WIT integer type holds"
+        ));
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        return Ok(Value::Float(f.value()));
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return s
+            .to_str()
+            .map(|s| Value::String(s.to_owned()))
+            .map_err(|_| "a str that is not valid UTF-8".to_owned());
+    }
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(Value::Bytes(b.as_bytes().to_vec()));
+    }
+    if let Ok(b) = obj.cast::<PyByteArray>() {
+        return Ok(Value::Bytes(b.to_vec()));
+    }
+    if let Ok(list) = obj.cast::<PyList>() {
+        return list
+            .iter()
+            .map(|item| convert(&item, depth + 1))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::List);
+    }
+    if let Ok(tuple) = obj.cast::<PyTuple>() {
+        return tuple
+            .iter()
+            .map(|item| convert(&item, depth + 1))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::List);
+    }
+    if let Ok(dict) = obj.cast::<PyDict>() {
+        let mut fields = Vec::with_capacity(dict.len());
+        for (key, value) in dict.iter() {
+            let Ok(key) = key.extract::<String>() else {
+                return Err(format!("a dict with the non-string key {key}"));
+            };
+            // WIT names are kebab-case; Python spells them with underscores.
+            fields.push((key.replace('_', "-"), convert(&value, depth + 1)?));
+        }
+        return Ok(Value::Map(fields));
+    }
+    // memoryview and any other object exporting a byte buffer.
+    if let Ok(buffer) = PyBuffer::<u8>::get(obj) {
+        return buffer
+            .to_vec(obj.py())
+            .map(Value::Bytes)
+            .map_err(|e| format!("an unreadable buffer ({e})"));
+    }
+    Err(format!("an object of type `{}`", type_name(obj)))
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".to_owned())
+}
+
+/// Converts a result back: bytes as `bytes`, records as `dict` with
+/// underscored keys, lists as `list`, `none` as `None`.
+pub(crate) fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Int(v) => v.into_pyobject(py)?.into_any(),
+        Value::UInt(v) => v.into_pyobject(py)?.into_any(),
+        Value::Float(v) => PyFloat::new(py, *v).into_any(),
+        Value::String(s) => PyString::new(py, s).into_any(),
+        Value::Bytes(b) => PyBytes::new(py, b).into_any(),
+        Value::List(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(to_py(py, item)?)?;
+            }
+            list.into_any()
+        }
+        Value::Map(fields) => {
+            let dict = PyDict::new(py);
+            for (key, item) in fields {
+                dict.set_item(key.replace('-', "_"), to_py(py, item)?)?;
+            }
+            dict.into_any()
+        }
+        // `Value` is non-exhaustive: a future shape arrives as its JSON text.
+        other => PyString::new(py, &other.to_json()).into_any(),
+    })
+}

@@ -1,0 +1,57 @@
+//! The `wpool._wpool` extension module: the Rust half of the `wpool` Python
+//! package. The public API (`WasmPoolExecutor`, `guest`, the exceptions) is
+//! Python, in `python/wpool/`; this module gives it a pool that completes
+//! `concurrent.futures.Future`s, loaded guests and value conversion.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use pyo3::prelude::*;
+
+mod convert;
+mod guest;
+mod pool;
+
+/// Set at interpreter exit: from then on no thread of ours attaches to it.
+pub(crate) static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// An `Instant` and the `time.monotonic()` taken with it.
+static CLOCK: OnceLock<(Instant, f64)> = OnceLock::new();
+
+pub(crate) fn monotonic(at: Instant) -> f64 {
+    match CLOCK.get() {
+        Some(base) => pool::monotonic_of(*base, at),
+        None => 0.0,
+    }
+}
+
+/// Called from an `atexit` hook: completions that arrive later are dropped
+/// without touching the interpreter.
+#[pyfunction]
+fn _at_exit() {
+    EXITING.store(true, Ordering::Release);
+}
+
+/// The names of the built-in guests.
+#[pyfunction]
+fn builtins() -> Vec<&'static str> {
+    wpool::Guest::builtins().collect()
+}
+
+#[pymodule]
+fn _wpool(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let now: f64 = m
+        .py()
+        .import("time")?
+        .call_method0("monotonic")?
+        .extract()?;
+    let _ = CLOCK.set((Instant::now(), now));
+    m.add_class::<pool::PyPool>()?;
+    m.add_class::<pool::TaskHandle>()?;
+    m.add_class::<pool::TaskInfo>()?;
+    m.add_class::<guest::PyGuest>()?;
+    m.add_function(wrap_pyfunction!(_at_exit, m)?)?;
+    m.add_function(wrap_pyfunction!(builtins, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,371 @@
+//! `_wpool.Pool`: a [`wpool::Pool`] whose tasks complete
+//! `concurrent.futures.Future`s.
+//!
+//! Submitting converts the arguments under the GIL, queues the task without
+//! waiting, and returns at once. A task's reply travels from its worker
+//! thread through a tokio task to one *completer* thread per pool, which
+//! takes the GIL once per batch of finished tasks to set their results: the
+//! wasm workers never touch Python.
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use tokio::task::AbortHandle;
+use wpool::{ErrorKind, Grants, Guest, InstanceMode, Output, Pool, TaskError, TaskOptions};
+
+use crate::guest::PyGuest;
+use crate::{EXITING, convert, monotonic};
+
+/// How many finished tasks the completer handles per GIL acquisition.
+const BATCH: usize = 512;
+
+/// A finished task on its way to its Python future.
+struct Completion {
+    future: Py<PyAny>,
+    result: Result<Output, TaskError>,
+}
+
+/// A pool of isolated WebAssembly workers (see `wpool.WasmPoolExecutor`).
+#[pyclass(name = "Pool", module = "wpool._wpool", frozen)]
+pub(crate) struct PyPool {
+    pool: Pool,
+    completions: mpsc::Sender<Completion>,
+}
+
+/// Where a submitted task is: cancelling it drops the task if no worker
+/// has started it yet.
+#[pyclass(name = "TaskHandle", module = "wpool._wpool", frozen)]
+pub(crate) struct TaskHandle {
+    abort: Option<AbortHandle>,
+}
+
+#[pymethods]
+impl TaskHandle {
+    /// Drops the task: a task still in the queue never runs; one already
+    /// running finishes on its worker and its result is discarded.
+    fn cancel(&self) {
+        if let Some(abort) = &self.abort {
+            abort.abort();
+        }
+    }
+}
+
+/// When and where a task ran, set as `future.wpool_info` before its result.
+#[pyclass(name = "TaskInfo", module = "wpool._wpool", frozen, get_all)]
+pub(crate) struct TaskInfo {
+    /// The pool-wide task number.
+    task: u64,
+    /// The worker thread that ran it.
+    worker: usize,
+    /// When it started, on the `time.monotonic()` clock.
+    started: f64,
+    /// How long it ran, in seconds.
+    elapsed: f64,
+}
+
+#[pymethods]
+impl TaskInfo {
+    /// When it finished, on the `time.monotonic()` clock.
+    #[getter]
+    fn finished(&self) -> f64 {
+        self.started + self.elapsed
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "TaskInfo(task={}, worker={}, started={:.6}, elapsed={:.6})",
+            self.task, self.worker, self.started, self.elapsed
+        )
+    }
+}
+
+fn seconds(what: &str, value: f64) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "{what} must be a positive number of seconds, not {value}"
+            ))
+        })
+}
+
+#[pymethods]
+impl PyPool {
+    /// Builds a pool. `make_error(kind, detail, task, guest, function,
+    /// worker, message)` turns a failed task into the exception its future
+    /// raises.
+    #[new]
+    #[pyo3(signature = (make_error, workers=None, timeout=None, memory=None, fuel=None, instance="reuse"))]
+    fn new(
+        make_error: Py<PyAny>,
+        workers: Option<usize>,
+        timeout: Option<f64>,
+        memory: Option<usize>,
+        fuel: Option<u64>,
+        instance: &str,
+    ) -> PyResult<Self> {
+        let mut builder = Pool::builder();
+        if let Some(n) = workers {
+            builder = builder.workers(n);
+        }
+        if let Some(t) = timeout {
+            builder = builder.timeout(seconds("timeout", t)?);
+        }
+        if let Some(bytes) = memory {
+            builder = builder.memory_limit(bytes);
+        }
+        if let Some(fuel) = fuel {
+            builder = builder.fuel(fuel);
+        }
+        builder = builder.instance_mode(match instance {
+            "reuse" => InstanceMode::Reuse,
+            "fresh" => InstanceMode::Fresh,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown instance mode `{other}`; expected `reuse` or `fresh`"
+                )));
+            }
+        });
+        let pool = builder
+            .build()
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let (completions, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("wpool-complete".into())
+            .spawn(move || complete_loop(rx, make_error))
+            .map_err(|e| {
+                PyRuntimeError::new_err(format!("cannot spawn the completer thread: {e}"))
+            })?;
+        Ok(PyPool { pool, completions })
+    }
+
+    /// The number of worker threads.
+    #[getter]
+    fn workers(&self) -> usize {
+        self.pool.workers()
+    }
+
+    /// Compiles and links a guest for this pool's workers (GIL released).
+    /// `spec` is a built-in name, or a path when `is_file`. `dirs` holds
+    /// `(host, guest, writable)` grants.
+    #[pyo3(signature = (spec, is_file, dirs=Vec::new(), env=Vec::new(), args=Vec::new(), digest=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn load(
+        &self,
+        py: Python<'_>,
+        spec: String,
+        is_file: bool,
+        dirs: Vec<(String, String, bool)>,
+        env: Vec<(String, String)>,
+        args: Vec<String>,
+        digest: bool,
+    ) -> PyResult<PyGuest> {
+        let mut grants = Grants::new().digest(digest);
+        for (host, guest, writable) in dirs {
+            let access = if writable {
+                wpool::Access::ReadWrite
+            } else {
+                wpool::Access::ReadOnly
+            };
+            grants = grants.dir(host, guest, access);
+        }
+        for (key, value) in env {
+            grants = grants.env(key, value);
+        }
+        for arg in args {
+            grants = grants.arg(arg);
+        }
+        let guest = if is_file {
+            Guest::file(spec)
+        } else {
+            Guest::builtin(spec)
+        }
+        .grants(grants);
+        let pool = self.pool.clone();
+        let loaded = py.detach(move || pool.load(guest)).map_err(|e| {
+            let text = error_chain(&e);
+            match e {
+                wpool::LoadError::Read { source, .. } => {
+                    pyo3::exceptions::PyOSError::new_err((source.raw_os_error().unwrap_or(0), text))
+                }
+                wpool::LoadError::UnknownBuiltin { .. } => PyValueError::new_err(text),
+                _ => PyRuntimeError::new_err(text),
+            }
+        })?;
+        Ok(PyGuest::new(loaded))
+    }
+
+    /// Queues a call of `func` and returns at once; `future` (a
+    /// `concurrent.futures.Future`) gets its result or exception. Raises
+    /// `TypeError` for arguments that do not fit the signature, before
+    /// anything runs.
+    #[pyo3(signature = (guest, func, args, future, timeout=None))]
+    fn submit(
+        &self,
+        guest: &PyGuest,
+        func: &str,
+        args: &Bound<'_, PyTuple>,
+        future: Py<PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<TaskHandle> {
+        let values = guest.convert_args(func, args)?;
+        let mut options = TaskOptions::new();
+        if let Some(t) = timeout {
+            options = options.timeout(seconds("timeout", t)?);
+        }
+        let mut enqueue = Box::pin(self.pool.enqueue_with(&guest.inner, func, values, options));
+        let tx = self.completions.clone();
+        let runtime = pyo3_async_runtimes::tokio::get_runtime();
+        // Almost always the queue has room: queue now, in submission order.
+        let join = match (&mut enqueue).now_or_never() {
+            Some(Ok(queued)) => runtime.spawn(async move {
+                let result = queued.await;
+                let _ = tx.send(Completion { future, result });
+            }),
+            Some(Err(e)) if e.kind() == ErrorKind::InvalidCall => {
+                return Err(PyTypeError::new_err(format!(
+                    "{}.{}(): {}",
+                    guest.inner.name(),
+                    func.replace('-', "_"),
+                    e.detail()
+                )));
+            }
+            Some(Err(e)) => {
+                let _ = tx.send(Completion {
+                    future,
+                    result: Err(e),
+                });
+                return Ok(TaskHandle { abort: None });
+            }
+            // The queue is full: wait for room off the caller's thread.
+            None => runtime.spawn(async move {
+                let result = match enqueue.await {
+                    Ok(queued) => queued.await,
+                    Err(e) => Err(e),
+                };
+                let _ = tx.send(Completion { future, result });
+            }),
+        };
+        Ok(TaskHandle {
+            abort: Some(join.abort_handle()),
+        })
+    }
+
+    /// Stops accepting tasks, lets queued and running ones finish, and waits
+    /// (GIL released) for the worker threads to exit.
+    fn shutdown(&self, py: Python<'_>) {
+        let pool = self.pool.clone();
+        py.detach(move || pyo3_async_runtimes::tokio::get_runtime().block_on(pool.shutdown()));
+    }
+
+    /// Interrupts running tasks and cancels queued ones (their futures raise
+    /// `wpool.Cancelled`); the pool accepts no more work.
+    fn abort(&self) {
+        self.pool.abort();
+    }
+
+    /// Whether `shutdown` or `abort` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.pool.is_closed()
+    }
+}
+
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
+
+/// Runs until every sender (the pool and its in-flight tasks) is gone.
+fn complete_loop(rx: mpsc::Receiver<Completion>, make_error: Py<PyAny>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = Vec::with_capacity(16);
+        batch.push(first);
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(c) => batch.push(c),
+                Err(_) => break,
+            }
+        }
+        if EXITING.load(Ordering::Acquire) {
+            // The interpreter is going away: touch nothing of it.
+            std::mem::forget(batch);
+            continue;
+        }
+        let mut batch = Some(batch);
+        let attached = Python::try_attach(|py| {
+            for completion in batch.take().into_iter().flatten() {
+                complete(py, completion, &make_error);
+            }
+        });
+        if attached.is_none() {
+            std::mem::forget(batch);
+        }
+    }
+    if EXITING.load(Ordering::Acquire) || Python::try_attach(|_| ()).is_none() {
+        std::mem::forget(make_error);
+    }
+}
+
+/// Sets one future's result or exception (ignoring a future cancelled
+/// meanwhile).
+fn complete(py: Python<'_>, completion: Completion, make_error: &Py<PyAny>) {
+    let future = completion.future.bind(py);
+    let outcome = match completion.result {
+        Ok(output) => convert::to_py(py, &output.value).and_then(|value| {
+            let info = TaskInfo {
+                task: output.task,
+                worker: output.worker,
+                started: monotonic(output.started),
+                elapsed: output.elapsed.as_secs_f64(),
+            };
+            future.setattr(pyo3::intern!(py, "wpool_info"), info)?;
+            future.call_method1(pyo3::intern!(py, "set_result"), (value,))
+        }),
+        Err(e) => make_error
+            .call1(
+                py,
+                (
+                    e.kind().as_str(),
+                    e.detail(),
+                    e.task(),
+                    e.guest(),
+                    e.function(),
+                    e.worker(),
+                    e.to_string(),
+                ),
+            )
+            .and_then(|exc| future.call_method1(pyo3::intern!(py, "set_exception"), (exc,))),
+    };
+    if let Err(err) = outcome {
+        // A cancelled future refuses a result: that is expected.
+        let cancelled = future
+            .call_method0(pyo3::intern!(py, "cancelled"))
+            .and_then(|c| c.is_truthy())
+            .unwrap_or(false);
+        if !cancelled {
+            let _ = future.call_method1(pyo3::intern!(py, "set_exception"), (err.value(py),));
+        }
+    }
+}
+
+/// `time.monotonic()` of an `Instant` (both count from the same clock base
+/// taken at import).
+pub(crate) fn monotonic_of(base: (Instant, f64), at: Instant) -> f64 {
+    match at.checked_duration_since(base.0) {
+        Some(after) => base.1 + after.as_secs_f64(),
+        None => base.1 - base.0.duration_since(at).as_secs_f64(),
+    }
+}

@@ -1,0 +1,156 @@
+"""The executor: results, ordering, overlap, cancellation, shutdown, threads."""
+
+import concurrent.futures as cf
+import hashlib
+import threading
+
+import pytest
+
+import wpool
+from conftest import closed_heavy_calc, pure_heavy_calc
+
+SEED_INPUTS = [50_000_000, 60_000_000, 70_000_000, 80_000_000]
+
+
+def test_closed_form_matches_the_loop():
+    for n in [0, 1, 6, 7, 8, 100, 9_999, 123_457]:
+        assert closed_heavy_calc(n) == pure_heavy_calc(n)
+
+
+def test_seed_program_2_matches_python(calc):
+    with wpool.WasmPoolExecutor() as ex:
+        assert isinstance(ex, cf.Executor)
+        results = list(ex.map(calc.heavy_calc, SEED_INPUTS))
+    assert results == [closed_heavy_calc(n) for n in SEED_INPUTS]
+
+
+def test_small_inputs_match_the_python_loop(ex, calc):
+    inputs = [0, 1, 7, 100_003, 250_000]
+    assert list(ex.map(calc.heavy_calc, inputs)) == [pure_heavy_calc(n) for n in inputs]
+
+
+def test_submit_returns_a_real_future(ex, calc):
+    future = ex.submit(calc.heavy_calc, 1000)
+    assert isinstance(future, cf.Future)
+    assert future.result() == pure_heavy_calc(1000)
+    assert future.wpool_info.worker in (0, 1)
+
+
+def test_sha256_matches_hashlib(ex, sha):
+    assert sha.hex(b"abc") == hashlib.sha256(b"abc").hexdigest()
+    body = bytes(range(256)) * (10 * 4096)  # 10 MiB
+    assert len(body) == 10 << 20
+    assert ex.submit(sha.hex, body).result() == hashlib.sha256(body).hexdigest()
+    assert ex.submit(sha.digest, bytearray(body)).result() == hashlib.sha256(body).digest()
+    view = memoryview(body)[5:1005]
+    assert sha.hex(view) == hashlib.sha256(body[5:1005]).hexdigest()
+
+
+def test_two_tasks_overlap_on_two_workers(calc):
+    with wpool.WasmPoolExecutor(2) as ex:
+        a = ex.submit(calc.heavy_calc, 150_000_000)
+        b = ex.submit(calc.heavy_calc, 150_000_000)
+        cf.wait([a, b])
+    ia, ib = a.wpool_info, b.wpool_info
+    assert {ia.worker, ib.worker} == {0, 1}
+    # Each started before the other finished.
+    assert ia.started < ib.finished and ib.started < ia.finished
+
+
+def test_map_keeps_input_order_and_honours_timeout(calc):
+    with wpool.WasmPoolExecutor(2) as ex:
+        inputs = [3_000_000, 10, 2_000_000, 5, 1_000_000, 0]
+        assert list(ex.map(calc.heavy_calc, inputs)) == [closed_heavy_calc(n) for n in inputs]
+    with wpool.WasmPoolExecutor(1) as ex:
+        results = ex.map(calc.heavy_calc, [2_000_000_000, 1], timeout=0.05)
+        with pytest.raises(cf.TimeoutError):
+            list(results)
+        ex.abort()
+
+
+def test_cancelling_a_queued_future_cancels_its_task(hostile, calc):
+    ex = wpool.WasmPoolExecutor(1)
+    ex.preload(hostile, calc)  # so that no compile delays the submits below
+    try:
+        blocker = ex.submit(calc.heavy_calc, 100_000_000)
+        # No timeout: if `spin` ever ran, the single worker would never be free again.
+        spin = ex.submit(hostile.spin)
+        assert spin.cancel()
+        assert spin.cancelled()
+        done, _ = cf.wait([spin], timeout=60)  # cancelled futures wake waiters
+        assert spin in done
+        after = ex.submit(hostile.ok, 41)
+        assert after.result(timeout=120) == 42
+        assert blocker.result() == closed_heavy_calc(100_000_000)
+        with pytest.raises(cf.CancelledError):
+            spin.result()
+    finally:
+        ex.abort()
+
+
+def test_shutdown_cancel_futures(hostile, calc):
+    ex = wpool.WasmPoolExecutor(1)
+    ex.preload(hostile, calc)
+    blocker = ex.submit(calc.heavy_calc, 200_000_000)
+    spins = [ex.submit(hostile.spin) for _ in range(20)]
+    finished = threading.Event()
+
+    def shut():
+        ex.shutdown(wait=True, cancel_futures=True)
+        finished.set()
+
+    t = threading.Thread(target=shut, daemon=True)
+    t.start()
+    if not finished.wait(120):
+        ex.abort()
+        pytest.fail("shutdown(cancel_futures=True) ran a queued task")
+    # shutdown returned, so its workers exited: no spin ever ran (a spin has
+    # no timeout here). Futures have no "running" state, so the blocker's
+    # future is cancelled too; its task ran to its end on the worker.
+    assert all(s.cancelled() for s in spins)
+    assert blocker.done()
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        ex.submit(hostile.ok, 1)
+
+
+def test_shutdown_waits_for_submitted_tasks(calc):
+    ex = wpool.WasmPoolExecutor(1)
+    futures = [ex.submit(calc.heavy_calc, 1_000_000 + i) for i in range(20)]
+    ex.shutdown(wait=True)
+    assert all(f.done() for f in futures)
+    assert [f.result() for f in futures] == [closed_heavy_calc(1_000_000 + i) for i in range(20)]
+
+
+def test_many_python_threads_submit_at_once(calc):
+    with wpool.WasmPoolExecutor(2) as ex:
+        barrier = threading.Barrier(8)
+        results: dict[int, list] = {}
+
+        def submitter(k: int):
+            barrier.wait()
+            futures = [ex.submit(calc.heavy_calc, k * 1000 + i) for i in range(500)]
+            results[k] = [f.result(timeout=300) for f in futures]
+
+        threads = [threading.Thread(target=submitter, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert sorted(results) == list(range(8))
+    for k, got in results.items():
+        assert got == [closed_heavy_calc(k * 1000 + i) for i in range(500)]
+
+
+def test_direct_calls_run_on_the_default_pool(calc):
+    assert calc.heavy_calc(10_000) == pure_heavy_calc(10_000)
+    assert calc.heavy_calc(n=7) == 14
+    assert wpool.default_executor().max_workers >= 1
+
+
+def test_executor_settings_are_checked():
+    with pytest.raises(ValueError):
+        wpool.WasmPoolExecutor(0)
+    with pytest.raises(ValueError, match="instance mode"):
+        wpool.WasmPoolExecutor(1, instance="sometimes")
+    with pytest.raises(ValueError, match="timeout"):
+        wpool.WasmPoolExecutor(1, timeout=-1)

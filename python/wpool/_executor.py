@@ -1,0 +1,200 @@
+"""`WasmPoolExecutor`: a `concurrent.futures.Executor` over wpool's workers."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import threading
+from collections.abc import AsyncIterator, Iterable
+from concurrent.futures import Executor, Future
+from concurrent.futures import wait as _wait_all
+from typing import Any
+
+from . import _wpool
+from ._errors import _make_error
+from ._guest import Export, Guest
+
+__all__ = ["WasmPoolExecutor", "default_executor"]
+
+
+class _TaskFuture(Future):
+    """A `concurrent.futures.Future` whose cancellation reaches the pool."""
+
+    _wpool_handle: Any = None
+
+    def cancel(self) -> bool:
+        """Cancels the task unless it has finished.
+
+        A task still in the queue never runs. One that a worker has already
+        started runs to its end there (or to its timeout) and its result is
+        discarded: wasm cannot be interrupted from outside without
+        interrupting the whole worker.
+        """
+        if not super().cancel():
+            return False
+        handle = self._wpool_handle
+        if handle is not None:
+            handle.cancel()
+        # Wake `concurrent.futures.wait`/`as_completed` waiters, as a
+        # ThreadPoolExecutor does when its worker picks a cancelled item up.
+        self.set_running_or_notify_cancel()
+        return True
+
+
+class WasmPoolExecutor(Executor):
+    """An executor whose workers run WebAssembly guests, isolated.
+
+    Like `ThreadPoolExecutor`, but the callables it runs are guest exports
+    (``wpool.guest("heavy_calc").heavy_calc``), and every task runs in its
+    own sandbox on a pool of OS threads, on every core, without the GIL:
+
+    - ``max_workers``: worker threads (default: one per core)
+    - ``timeout``: wall-clock limit per task, in seconds (default: none)
+    - ``memory``: linear-memory ceiling per instance, in bytes
+    - ``fuel``: deterministic instruction budget per task
+    - ``instance``: ``"reuse"`` (one instance per worker, thrown away after a
+      failure) or ``"fresh"`` (a new instance for every task)
+
+    A failed task raises a `wpool.TaskError` subclass (`Timeout`, `Trap`,
+    `MemoryLimit`, …) from its future; the pool carries on. Every future
+    also gets ``future.wpool_info`` (task number, worker, start time on the
+    ``time.monotonic()`` clock, elapsed seconds) once it succeeds.
+    """
+
+    def __init__(
+        self,
+        max_workers: int | None = None,
+        *,
+        timeout: float | None = None,
+        memory: int | None = None,
+        fuel: int | None = None,
+        instance: str = "reuse",
+    ) -> None:
+        if max_workers is not None and max_workers <= 0:
+            raise ValueError("max_workers must be greater than 0")
+        self._pool = _wpool.Pool(_make_error, max_workers, timeout, memory, fuel, instance)
+        self._guests: dict[tuple, _wpool.Guest] = {}
+        self._lock = threading.Lock()
+        self._live: set[Future] = set()
+        self._shutdown = False
+
+    @property
+    def max_workers(self) -> int:
+        """The number of worker threads."""
+        return self._pool.workers
+
+    def _loaded_guest(self, guest: Guest) -> _wpool.Guest:
+        """The guest compiled for this pool (compiled on first use)."""
+        loaded = self._guests.get(guest._key)
+        if loaded is None:
+            loaded = guest._load_into(self._pool)
+            self._guests.setdefault(guest._key, loaded)
+        return loaded
+
+    def preload(self, *guests: Guest) -> None:
+        """Compiles guests for this pool now rather than on their first
+        submit (a first submit otherwise waits for the compile)."""
+        for g in guests:
+            self._loaded_guest(g)
+
+    def submit(self, fn: Export, /, *args: Any, **kwargs: Any) -> Future:
+        """Schedules ``fn(*args, **kwargs)`` and returns its `Future`.
+
+        Arguments are converted and checked against the export's WIT
+        signature first: a wrong one raises `TypeError` here and nothing
+        runs. Never blocks.
+        """
+        if not isinstance(fn, Export):
+            raise TypeError(
+                "WasmPoolExecutor runs guest exports such as "
+                f"wpool.guest('heavy_calc').heavy_calc, not {fn!r}"
+            )
+        if kwargs:
+            args = fn._bind(args, kwargs)
+        loaded = self._guests.get(fn._guest._key) or self._loaded_guest(fn._guest)
+        future = _TaskFuture()
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            future._wpool_handle = self._pool.submit(loaded, fn._wit_name, args, future)
+            self._live.add(future)
+        future.add_done_callback(self._live.discard)
+        return future
+
+    async def call(self, fn: Export, /, *args: Any, **kwargs: Any) -> Any:
+        """Runs ``fn(*args, **kwargs)`` on the pool and awaits its result.
+
+        Cancelling the awaiting task cancels the pool task if it has not
+        started.
+        """
+        return await asyncio.wrap_future(self.submit(fn, *args, **kwargs))
+
+    asubmit = call
+
+    async def amap(
+        self, fn: Export, /, *iterables: Iterable[Any], ordered: bool = False
+    ) -> AsyncIterator[Any]:
+        """Submits ``fn`` over the zipped iterables and yields the results as
+        they complete (in input order with ``ordered=True``).
+
+        The first failure raises from the iterator; leaving the loop early
+        cancels the tasks that have not started.
+        """
+        futures = [asyncio.wrap_future(self.submit(fn, *args)) for args in zip(*iterables)]
+        try:
+            if ordered:
+                for f in futures:
+                    yield await f
+            else:
+                for f in asyncio.as_completed(futures):
+                    yield await f
+        finally:
+            for f in futures:
+                f.cancel()
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Refuses new tasks, then (with ``wait``) waits for every submitted
+        task and for the workers to exit.
+
+        ``cancel_futures=True`` cancels every task not yet finished first:
+        queued ones never run.
+        """
+        with self._lock:
+            self._shutdown = True
+            live = list(self._live)
+        if cancel_futures:
+            for f in live:
+                f.cancel()
+        if wait:
+            _wait_all(live)
+            self._pool.shutdown()
+
+    def abort(self) -> None:
+        """Interrupts running tasks and cancels queued ones: their futures
+        raise `wpool.Cancelled`. The executor accepts no more work."""
+        with self._lock:
+            self._shutdown = True
+        self._pool.abort()
+
+    def __repr__(self) -> str:
+        state = "shut down" if self._shutdown else "running"
+        return f"<WasmPoolExecutor workers={self.max_workers} {state}>"
+
+
+_default: WasmPoolExecutor | None = None
+_default_lock = threading.Lock()
+
+
+def default_executor() -> WasmPoolExecutor:
+    """The shared executor that direct calls of guest exports run on (one
+    worker per core, no limits), created on first use."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = WasmPoolExecutor()
+    return _default
+
+
+# From here on, finished tasks no longer touch the interpreter.
+atexit.register(_wpool._at_exit)
