@@ -8,6 +8,7 @@ mod fetch;
 mod interrupt;
 mod record;
 mod reduce;
+mod remote;
 mod sink;
 mod task;
 
@@ -25,6 +26,9 @@ Examples:
   wpool inspect path/to/guest.wasm
   wpool guests                                    list the built-in guests
   wpool new my-guest                              scaffold a Rust guest crate (see GUESTS.md)
+  wpool worker --nats nats://host:4222            serve tasks of cluster runs on this machine
+  wpool run --nats nats://host:4222 job.toml      run a job on the cluster's workers
+  wpool cluster status --nats nats://host:4222    list workers, free slots and pending tasks
 
 Exit status: 0 when every task succeeded, 1 when any task failed,
 2 for usage or job-file errors (nothing ran).";
@@ -52,6 +56,11 @@ enum Command {
     Guests(commands::guests::GuestsArgs),
     /// Create a new Rust guest crate: WIT, one export, a test and a job file.
     New(commands::new::NewArgs),
+    /// Run tasks for `wpool run --nats` jobs: a long-running cluster worker.
+    Worker(commands::worker::WorkerArgs),
+    /// Look at a NATS cluster of workers.
+    #[command(subcommand)]
+    Cluster(commands::cluster::ClusterCommand),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +71,8 @@ fn main() -> ExitCode {
         Command::Inspect(args) => args.execute(),
         Command::Guests(args) => args.execute(),
         Command::New(args) => args.execute(),
+        Command::Worker(args) => args.execute(),
+        Command::Cluster(command) => command.execute(),
     };
     match result {
         Ok(code) => code,
@@ -75,7 +86,7 @@ fn main() -> ExitCode {
 }
 
 /// Prints an error and its causes on stderr.
-fn print_error(err: &anyhow::Error) {
+pub(crate) fn print_error(err: &anyhow::Error) {
     eprintln!("error: {err}");
     for cause in err.chain().skip(1) {
         eprintln!("  caused by: {cause}");

@@ -18,6 +18,18 @@ pub(crate) struct Record {
     /// Milliseconds the task ran on its worker (or the fetch/read took).
     pub(crate) ms: f64,
     pub(crate) worker: Option<usize>,
+    /// Where it ran, when it ran on a cluster worker (`run --nats`).
+    pub(crate) remote: Option<Remote>,
+}
+
+/// Where a task ran in the cluster.
+#[derive(Debug, Clone)]
+pub(crate) struct Remote {
+    /// The worker process's name (`wpool worker --name`).
+    pub(crate) node: String,
+    /// How many times JetStream delivered the task (more than 1 after a
+    /// worker died holding it).
+    pub(crate) deliveries: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -56,6 +68,10 @@ impl Record {
         }
         map.insert("ms".into(), json!((self.ms * 1000.0).round() / 1000.0));
         map.insert("worker".into(), json!(self.worker));
+        if let Some(remote) = &self.remote {
+            map.insert("node".into(), json!(remote.node));
+            map.insert("deliveries".into(), json!(remote.deliveries));
+        }
         Json::Object(map)
     }
 
@@ -110,6 +126,7 @@ mod tests {
             outcome,
             ms: 101.23456,
             worker: Some(1),
+            remote: None,
         }
     }
 

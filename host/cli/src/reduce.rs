@@ -84,6 +84,7 @@ pub(crate) fn start(
             outcome,
             ms: task::millis(started.elapsed()),
             worker: None,
+            remote: None,
         };
         let _ = records
             .send(Delivery {

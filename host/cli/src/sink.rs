@@ -325,6 +325,7 @@ mod tests {
             outcome: Outcome::Ok(wpool::Value::UInt(index as u64)),
             ms: 1.0,
             worker: Some(0),
+            remote: None,
         };
         Delivery {
             record,

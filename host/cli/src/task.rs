@@ -101,6 +101,7 @@ impl TaskCtx {
             outcome,
             ms,
             worker,
+            remote: None,
         }
     }
 

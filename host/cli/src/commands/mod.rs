@@ -1,9 +1,11 @@
 //! One module per subcommand, each with an `execute(self)`.
 
+pub(crate) mod cluster;
 pub(crate) mod guests;
 pub(crate) mod inspect;
 pub(crate) mod new;
 pub(crate) mod run;
+pub(crate) mod worker;
 
 use std::path::PathBuf;
 

@@ -21,6 +21,7 @@ use crate::interrupt;
 use crate::job::{Format, Job, Order};
 use crate::plan::{self, Inputs, Overrides, PlanError};
 use crate::reduce;
+use crate::remote::{self, RemoteOptions};
 use crate::sink::{self, Delivery, SinkOptions, Summary};
 use crate::task::TaskCtx;
 
@@ -50,6 +51,17 @@ pub(crate) struct RunArgs {
     grace: Duration,
     #[command(flatten)]
     cache: CacheArgs,
+    /// Run the tasks on the workers of this NATS JetStream server
+    /// (`wpool worker --nats URL`) instead of on this machine.
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
+    /// With `--nats`: end the run after this long, recording what did not
+    /// finish as `unfinished` (exit status 1).
+    #[arg(long, value_name = "DURATION", requires = "nats", value_parser = parse_grace)]
+    timeout: Option<Duration>,
+    /// With `--nats`: how long to wait for the server before giving up.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_grace, hide = true)]
+    connect_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -86,6 +98,13 @@ impl RunArgs {
             }
             Err(other) => return Ok(crate::runtime_failure(&other.into())),
         };
+
+        if self.nats.is_some()
+            && let Err(e) = crate::remote::check(&job, &plan)
+        {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
 
         let path = self.output.clone().or_else(|| job.output.path.clone());
         let format =
@@ -130,7 +149,27 @@ impl RunArgs {
                 return Ok(crate::runtime_failure(&e));
             }
         };
-        let result = runtime.block_on(execute(job, plan, sink, self.grace));
+        let result = match &self.nats {
+            None => runtime.block_on(execute(job, plan, sink, self.grace)),
+            Some(url) => {
+                let options = RemoteOptions {
+                    url: url.clone(),
+                    connect_timeout: self.connect_timeout,
+                    timeout: self.timeout,
+                };
+                // Nothing is published yet: failing here is a usage error.
+                let (cluster, guests) =
+                    match runtime.block_on(remote::connect(&options, &job, &plan)) {
+                        Ok(connected) => connected,
+                        Err(e) => {
+                            crate::print_error(&e);
+                            runtime.shutdown_background();
+                            return Ok(ExitCode::from(2));
+                        }
+                    };
+                runtime.block_on(remote::execute(cluster, guests, job, plan, sink, options))
+            }
+        };
         // Whatever still runs (after a failure) is not waited for.
         runtime.shutdown_background();
         let (summary, interrupted) = match result {

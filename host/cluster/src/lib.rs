@@ -1,0 +1,95 @@
+//! Runs wpool tasks across machines on NATS JetStream: `wpool run --nats`
+//! submits, any number of `wpool worker --nats` processes run, and JetStream
+//! does the queueing, redelivery and deduplication. Built on `wpool`'s
+//! public API only; `wpool` itself knows nothing of NATS.
+//!
+//! ```no_run
+//! use wpool_cluster::{Cluster, ConnectConfig, GuestRef, Limits, Task};
+//!
+//! # async fn demo() -> Result<(), wpool_cluster::ClusterError> {
+//! let cluster = Cluster::connect(&ConnectConfig {
+//!     url: "nats://127.0.0.1:4222".into(),
+//!     timeout: Some(std::time::Duration::from_secs(3)),
+//!     name: "example".into(),
+//! })
+//! .await?;
+//! let wasm = std::fs::read("heavy_calc.wasm").expect("a guest");
+//! let (sha256, _uploaded) = cluster.upload_guest(&wasm).await?;
+//! let guest = GuestRef { name: "heavy_calc".into(), sha256, env: vec![], args: vec![], digest: false };
+//! let (job, mut results) = cluster.submit().await?;
+//! for (index, n) in [50_000_000u64, 60_000_000].into_iter().enumerate() {
+//!     let task = Task {
+//!         index: index as u64,
+//!         guest: guest.clone(),
+//!         limits: Limits::default(),
+//!         call: "heavy-calc".into(),
+//!         args: vec![wpool::Value::UInt(n)],
+//!         timeout: None,
+//!     };
+//!     job.publish(task).await?.confirm().await?;
+//! }
+//! for _ in 0..2 {
+//!     let result = results.next().await.expect("a result")?;
+//!     println!("task {} on {}: {:?}", result.index, result.node, result.outcome);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # What lives on the server
+//!
+//! | name | kind | settings | holds |
+//! |---|---|---|---|
+//! | `WPOOL_TASKS` | stream, subjects `wpool.tasks.>` | work-queue retention, 10 min duplicate window, 24 h max age | one message per task on `wpool.tasks.<job>`, `Nats-Msg-Id` `<job>.<index>`; removed when a worker acknowledges it |
+//! | `wpool-workers` | durable pull consumer on `WPOOL_TASKS` | explicit ack, ack wait 30 s (`--ack-wait`), max deliver 4 | shared by every worker |
+//! | `WPOOL_RESULTS` | stream, subjects `wpool.results.>` | limits retention, 10 min duplicate window, 24 h max age | one message per result on `wpool.results.<job>`, `Nats-Msg-Id` `<job>.<index>` |
+//! | `wpool-guests` | object store | 24 h max age | guest `.wasm` bytes keyed by their SHA-256 |
+//! | `wpool-data` | object store | 24 h max age | byte values over 128 KiB (inputs and results) keyed by their SHA-256 |
+//! | `wpool-workers` | key-value bucket | history 1, entries expire after 6 s | one entry per live worker: name, slots, busy, draining |
+//!
+//! # A task's life
+//!
+//! 1. `run` validates the whole job locally (exit 2 before anything is
+//!    published), uploads each guest once under its hash, opens an ordered
+//!    consumer on `wpool.results.<job>` and publishes the tasks.
+//! 2. A worker pulls at most as many tasks as it has free slots, with pull
+//!    requests that expire within half a second, fetches the guest by hash
+//!    (checking the hash) and compiles it once per process, runs the task in
+//!    a local pool with the job's limits, and sends in-progress acks every
+//!    third of the ack wait while it runs.
+//! 3. It publishes the result (deduplicated by `Nats-Msg-Id`), waits for the
+//!    server to store it, and only then acknowledges the task (double ack).
+//! 4. `run` keeps the first result of every index and ignores any other.
+//!
+//! # Guarantees
+//!
+//! - **Guest failures are final.** A trap, timeout, memory or fuel breach is
+//!   a result like any other: recorded once, never retried.
+//! - **Worker death means redelivery.** A worker that dies holding a task
+//!   stops extending it; after the ack wait JetStream delivers it to another
+//!   worker. A task delivered more than three times (every worker that took
+//!   it died) is not run again: the fourth delivery is recorded as
+//!   `worker_lost`.
+//! - **Exactly-once output.** A task may run twice (its worker died after
+//!   running it, before acknowledging); its result is kept once, by job id
+//!   and index.
+//! - **Draining.** A stopping worker pulls nothing more, finishes and
+//!   acknowledges what it holds, then leaves the registry.
+//! - **Resubmission reruns.** Every `run` is a new job with a new id.
+#![deny(missing_docs)]
+
+mod cluster;
+mod error;
+mod execute;
+pub mod names;
+mod objects;
+mod registry;
+mod submit;
+mod wire;
+mod worker;
+
+pub use cluster::{Cluster, ConnectConfig};
+pub use error::ClusterError;
+pub use registry::{Status, WorkerInfo};
+pub use submit::{Published, Results, Submission, Task, TaskResult};
+pub use wire::{GuestRef, INLINE_LIMIT, Limits, WireError, sha256_hex};
+pub use worker::{WorkerConfig, WorkerStats, serve};

@@ -1,0 +1,51 @@
+//! The names and settings the cluster is made of (see the crate docs).
+
+use std::time::Duration;
+
+/// The work-queue stream that holds tasks until a worker acknowledges them.
+pub const TASK_STREAM: &str = "WPOOL_TASKS";
+/// Tasks are published on `wpool.tasks.<job>`.
+pub const TASK_SUBJECT: &str = "wpool.tasks";
+/// The one durable pull consumer every worker pulls from.
+pub const WORKER_CONSUMER: &str = "wpool-workers";
+/// The stream of results.
+pub const RESULT_STREAM: &str = "WPOOL_RESULTS";
+/// Results are published on `wpool.results.<job>`.
+pub const RESULT_SUBJECT: &str = "wpool.results";
+/// Guests, keyed by the SHA-256 of their bytes.
+pub const GUEST_BUCKET: &str = "wpool-guests";
+/// Inputs and results too big to travel inline, keyed by SHA-256.
+pub const DATA_BUCKET: &str = "wpool-data";
+/// Live workers: one key per worker, refreshed while it runs.
+pub const WORKER_BUCKET: &str = "wpool-workers";
+
+/// Within this window a task or result published twice with the same
+/// `Nats-Msg-Id` (`<job>.<index>`) is stored once.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(10 * 60);
+/// How long tasks, results and objects are kept at most.
+pub const KEEP: Duration = Duration::from_secs(24 * 60 * 60);
+/// A worker's registry entry expires this long after its last refresh.
+pub const WORKER_TTL: Duration = Duration::from_secs(6);
+/// How often a worker refreshes its registry entry.
+pub const HEARTBEAT: Duration = Duration::from_secs(2);
+/// Default time a worker has to acknowledge (or extend) a task before
+/// JetStream gives it to another worker.
+pub const ACK_WAIT: Duration = Duration::from_secs(30);
+/// Deliveries after which a task that keeps killing its workers is given up
+/// (recorded as `worker_lost`) instead of run again.
+pub const MAX_DELIVERIES: i64 = 3;
+
+/// The subject of a job's tasks.
+pub fn task_subject(job: &str) -> String {
+    format!("{TASK_SUBJECT}.{job}")
+}
+
+/// The subject of a job's results.
+pub fn result_subject(job: &str) -> String {
+    format!("{RESULT_SUBJECT}.{job}")
+}
+
+/// The `Nats-Msg-Id` of a task and of its result.
+pub fn message_id(job: &str, index: u64) -> String {
+    format!("{job}.{index}")
+}

@@ -1,0 +1,298 @@
+//! The submitting side (`wpool run --nats`): guests up by hash, tasks out on
+//! the work queue, results back, each index once.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_nats::jetstream::consumer::DeliverPolicy;
+use async_nats::jetstream::consumer::pull::{Ordered, OrderedConfig};
+use async_nats::jetstream::context::PublishAckFuture;
+use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::object_store::ObjectStore;
+use futures::StreamExt;
+use wpool::Value;
+
+use crate::cluster::Cluster;
+use crate::error::ClusterError;
+use crate::names;
+use crate::objects;
+use crate::wire::{self, GuestRef, Limits, ResultMsg, TaskMsg, WireError, WireOutcome, sha256_hex};
+
+/// One task to run somewhere in the cluster.
+#[derive(Debug, Clone)]
+pub struct Task {
+    /// Its index in the job: the key of its result.
+    pub index: u64,
+    /// The guest, uploaded with [`Cluster::upload_guest`].
+    pub guest: GuestRef,
+    /// The pool settings it runs under.
+    pub limits: Limits,
+    /// The exported function to call.
+    pub call: String,
+    /// Its arguments.
+    pub args: Vec<Value>,
+    /// Its own wall-clock limit, instead of [`Limits::timeout_ms`].
+    pub timeout: Option<Duration>,
+}
+
+/// A finished task, as a worker reported it.
+#[derive(Debug, Clone)]
+pub struct TaskResult {
+    /// The task's index.
+    pub index: u64,
+    /// The name of the worker process that ran it.
+    pub node: String,
+    /// The worker thread inside that process, if the task reached one.
+    pub worker: Option<usize>,
+    /// How many times JetStream delivered the task: more than 1 when a
+    /// worker died holding it.
+    pub deliveries: u64,
+    /// How long it ran, in milliseconds.
+    pub ms: f64,
+    /// The value, or the failure's kind (`timeout`, `trap`, …, or
+    /// `worker_lost` when every worker that ran it died) and message.
+    pub outcome: Result<Value, (String, String)>,
+}
+
+/// A job being submitted: publishes its tasks and reads their results.
+///
+/// Dropping it leaves published tasks on the queue: call
+/// [`Submission::cancel`] to withdraw those no worker has finished.
+pub struct Submission {
+    cluster: Cluster,
+    id: String,
+    data: ObjectStore,
+}
+
+/// The results of a [`Submission`], each task index at most once (a task
+/// that ran twice, because a worker died after finishing it, is reported
+/// once).
+pub struct Results {
+    messages: Ordered,
+    seen: HashSet<u64>,
+    data: ObjectStore,
+}
+
+impl std::fmt::Debug for Submission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Submission").field("id", &self.id).finish()
+    }
+}
+
+impl std::fmt::Debug for Results {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Results")
+            .field("seen", &self.seen.len())
+            .finish()
+    }
+}
+
+/// A task published but not yet stored by the server.
+#[derive(Debug)]
+pub struct Published {
+    ack: PublishAckFuture,
+    subject: String,
+}
+
+impl Published {
+    /// Waits until the server has stored the task.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Publish`] if the server did not store it.
+    pub async fn confirm(self) -> Result<(), ClusterError> {
+        self.ack.await.map_err(|e| ClusterError::Publish {
+            subject: self.subject,
+            source: e.into(),
+        })?;
+        Ok(())
+    }
+}
+
+impl Cluster {
+    /// Puts a guest's bytes in the guest object store under their SHA-256,
+    /// unless they are there already. Returns the hash and whether it
+    /// uploaded.
+    ///
+    /// # Errors
+    ///
+    /// When the object store cannot be opened or written.
+    pub async fn upload_guest(&self, bytes: &[u8]) -> Result<(String, bool), ClusterError> {
+        let store = self.objects(names::GUEST_BUCKET).await?;
+        let key = sha256_hex(bytes);
+        let uploaded = objects::put_once(&store, names::GUEST_BUCKET, &key, bytes).await?;
+        Ok((key, uploaded))
+    }
+
+    /// Starts a job: a fresh job id (a job submitted again runs again), its
+    /// result subscription open before any task goes out.
+    ///
+    /// # Errors
+    ///
+    /// When the streams or stores cannot be opened.
+    pub async fn submit(&self) -> Result<(Submission, Results), ClusterError> {
+        self.tasks().await?;
+        let results = self.results().await?;
+        let data = self.objects(names::DATA_BUCKET).await?;
+        let id = job_id();
+        let consumer = results
+            .create_consumer(OrderedConfig {
+                filter_subject: names::result_subject(&id),
+                deliver_policy: DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| ClusterError::setup(names::RESULT_STREAM, e))?;
+        let messages = consumer
+            .messages()
+            .await
+            .map_err(|e| ClusterError::setup(names::RESULT_STREAM, e))?;
+        let submission = Submission {
+            cluster: self.clone(),
+            id,
+            data: data.clone(),
+        };
+        let results = Results {
+            messages,
+            seen: HashSet::new(),
+            data,
+        };
+        Ok((submission, results))
+    }
+}
+
+impl Submission {
+    /// The job's id: its tasks go to `wpool.tasks.<id>`, results come back
+    /// on `wpool.results.<id>`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Publishes one task (its big byte values to the data object store
+    /// first). Returns once it is sent; [`Published::confirm`] waits for the
+    /// server to store it.
+    ///
+    /// # Errors
+    ///
+    /// When a big value cannot be stored or the task cannot be sent.
+    pub async fn publish(&self, task: Task) -> Result<Published, ClusterError> {
+        let mut blobs = BTreeMap::new();
+        let args = (task.args.into_iter())
+            .map(|v| wire::encode(v, &mut blobs))
+            .collect();
+        for (key, bytes) in &blobs {
+            objects::put_once(&self.data, names::DATA_BUCKET, key, bytes).await?;
+        }
+        let message = TaskMsg {
+            job: self.id.clone(),
+            index: task.index,
+            guest: task.guest,
+            limits: task.limits,
+            call: task.call,
+            args,
+            timeout_ms: task
+                .timeout
+                .map(|t| t.as_millis().try_into().unwrap_or(u64::MAX)),
+        };
+        let subject = names::task_subject(&self.id);
+        let payload = serde_json::to_vec(&message)
+            .map_err(|e| ClusterError::request("cannot encode a task", e))?;
+        let publish = PublishMessage::build()
+            .payload(payload.into())
+            .message_id(names::message_id(&self.id, task.index));
+        let ack = (self.cluster.js)
+            .send_publish(subject.clone(), publish)
+            .await
+            .map_err(|e| ClusterError::Publish {
+                subject: subject.clone(),
+                source: e.into(),
+            })?;
+        Ok(Published { ack, subject })
+    }
+
+    /// Withdraws the job's tasks that no worker has acknowledged yet.
+    ///
+    /// # Errors
+    ///
+    /// When the purge request fails.
+    pub async fn cancel(&self) -> Result<(), ClusterError> {
+        let stream = self.cluster.tasks().await?;
+        stream
+            .purge()
+            .filter(names::task_subject(&self.id))
+            .await
+            .map_err(|e| ClusterError::request("cannot withdraw the job's tasks", e))?;
+        Ok(())
+    }
+}
+
+impl Results {
+    /// The next result not seen before; `None` if the subscription ended.
+    ///
+    /// # Errors
+    ///
+    /// When the subscription fails, a result does not decode, or its big
+    /// value cannot be read.
+    pub async fn next(&mut self) -> Option<Result<TaskResult, ClusterError>> {
+        loop {
+            let message = match self.messages.next().await? {
+                Ok(message) => message,
+                Err(e) => return Some(Err(ClusterError::request("cannot read results", e))),
+            };
+            let result: ResultMsg = match serde_json::from_slice(&message.payload) {
+                Ok(result) => result,
+                Err(e) => {
+                    let e = WireError::Json(e);
+                    return Some(Err(ClusterError::request("a result does not decode", e)));
+                }
+            };
+            if !self.seen.insert(result.index) {
+                tracing::debug!(index = result.index, "duplicate result ignored");
+                continue;
+            }
+            return Some(self.decode(result).await);
+        }
+    }
+
+    async fn decode(&self, result: ResultMsg) -> Result<TaskResult, ClusterError> {
+        let outcome = match result.outcome {
+            WireOutcome::Ok(value) => {
+                let mut keys = Vec::new();
+                wire::blob_keys(&value, &mut keys);
+                let mut blobs = BTreeMap::new();
+                for key in keys {
+                    let bytes = objects::get_checked(&self.data, names::DATA_BUCKET, &key).await?;
+                    blobs.insert(key, bytes);
+                }
+                Ok(wire::decode(value, &blobs)
+                    .map_err(|e| ClusterError::request("a result does not decode", e))?)
+            }
+            WireOutcome::Err { kind, message } => Err((kind, message)),
+        };
+        Ok(TaskResult {
+            index: result.index,
+            node: result.node,
+            worker: result.worker,
+            deliveries: result.deliveries,
+            ms: result.ms,
+            outcome,
+        })
+    }
+}
+
+/// A job id unique enough across machines and runs: the time, the process
+/// and a counter, hashed.
+fn job_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let seed = format!(
+        "{nanos}.{}.{}.{:?}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        std::thread::current().id()
+    );
+    sha256_hex(seed.as_bytes())[..20].to_owned()
+}

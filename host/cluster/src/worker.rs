@@ -1,0 +1,257 @@
+//! The worker process (`wpool worker --nats URL`): pulls at most as many
+//! tasks as it has free slots from the shared work-queue consumer, runs each
+//! in a local isolated pool, and on shutdown stops pulling, finishes what it
+//! holds and leaves.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{AckPolicy, Consumer, pull};
+use futures::StreamExt;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::cluster::{Cluster, ConnectConfig};
+use crate::error::ClusterError;
+use crate::execute::{Executor, Shared};
+use crate::names;
+use crate::registry::WorkerInfo;
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// The NATS server; the worker waits for it if it is not up yet.
+    pub url: String,
+    /// The worker's name, in every record it produces.
+    pub name: String,
+    /// Tasks run at once: the threads of each local pool.
+    pub slots: usize,
+    /// Pool settings every local pool starts from (compile cache…); each
+    /// task's limits are applied on top.
+    pub base: wpool::PoolBuilder,
+    /// Ack wait of the worker consumer, used when this worker creates it.
+    pub ack_wait: Duration,
+}
+
+/// What a worker did, returned when it stops.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct WorkerStats {
+    /// Tasks whose results it stored.
+    pub done: usize,
+}
+
+/// Runs a worker until `shutdown` resolves: then it stops pulling, finishes
+/// the tasks it holds (storing their results), removes itself from the
+/// registry and returns.
+///
+/// # Errors
+///
+/// When the connection cannot be made at all (a malformed URL); an absent
+/// server is waited for.
+pub async fn serve(
+    config: WorkerConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<WorkerStats, ClusterError> {
+    let (stop, stopped) = watch::channel(false);
+    let connect = ConnectConfig {
+        url: config.url.clone(),
+        timeout: None,
+        name: format!("wpool worker {}", config.name),
+    };
+    let work = async {
+        let cluster = Cluster::connect(&connect).await?;
+        let Some(consumer) = setup(&cluster, &config, stopped.clone()).await else {
+            return Ok(WorkerStats::default());
+        };
+        let executor = Arc::new(Executor::new(
+            cluster.clone(),
+            config.name.clone(),
+            config.slots,
+            config.base.clone(),
+            consumer.cached_info().config.ack_wait,
+        ));
+        tracing::info!(name = %config.name, slots = config.slots, "worker ready");
+        let stats = pull_loop(consumer, executor.clone(), stopped.clone()).await;
+        executor.shutdown().await;
+        if let Ok(registry) = cluster.registry().await {
+            let _ = registry.delete(&config.name).await;
+        }
+        let _ = cluster.client.flush().await;
+        Ok(stats)
+    };
+    tokio::pin!(work);
+    tokio::pin!(shutdown);
+    let mut signalled = false;
+    loop {
+        tokio::select! {
+            done = &mut work => return done,
+            () = &mut shutdown, if !signalled => {
+                signalled = true;
+                tracing::info!("stopping: no more pulls, finishing the tasks held");
+                let _ = stop.send(true);
+            }
+        }
+    }
+}
+
+/// Opens the task stream and the worker consumer, retrying while the
+/// server is not there; `None` if stopped first.
+async fn setup(
+    cluster: &Cluster,
+    config: &WorkerConfig,
+    mut stopped: watch::Receiver<bool>,
+) -> Option<Consumer<pull::Config>> {
+    let mut warned = false;
+    loop {
+        let attempt = async {
+            let stream = cluster.tasks().await?;
+            cluster.objects(names::GUEST_BUCKET).await?;
+            cluster.objects(names::DATA_BUCKET).await?;
+            cluster.registry().await?;
+            cluster.results().await?;
+            stream
+                .get_or_create_consumer(
+                    names::WORKER_CONSUMER,
+                    pull::Config {
+                        durable_name: Some(names::WORKER_CONSUMER.into()),
+                        ack_policy: AckPolicy::Explicit,
+                        ack_wait: config.ack_wait,
+                        max_deliver: names::MAX_DELIVERIES + 1,
+                        filter_subject: format!("{}.>", names::TASK_SUBJECT),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(|e| ClusterError::setup(names::WORKER_CONSUMER, e))
+        };
+        match attempt.await {
+            Ok(consumer) => return Some(consumer),
+            Err(e) => {
+                if !warned {
+                    tracing::warn!("waiting for NATS JetStream at `{}`: {e}", cluster.url);
+                    warned = true;
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = stopped.wait_for(|s| *s) => return None,
+        }
+    }
+}
+
+/// Pulls while not stopped: each pull asks for as many tasks as there are
+/// free slots and expires quickly, so that stopping never strands a task
+/// in flight to this worker.
+async fn pull_loop(
+    consumer: Consumer<pull::Config>,
+    executor: Shared,
+    mut stopped: watch::Receiver<bool>,
+) -> WorkerStats {
+    let slots = Arc::new(Semaphore::new(executor.slots));
+    let busy = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let draining = Arc::new(AtomicBool::new(false));
+    let mut running = JoinSet::new();
+    let heartbeat = tokio::spawn(heartbeat(executor.clone(), busy.clone(), draining.clone()));
+    loop {
+        let first = tokio::select! {
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            _ = stopped.wait_for(|s| *s) => break,
+        };
+        // Every slot free now, not just one: one pull for all of them.
+        let mut permits = vec![first];
+        while let Ok(permit) = slots.clone().try_acquire_owned() {
+            permits.push(permit);
+        }
+        let batch = consumer
+            .batch()
+            .max_messages(permits.len())
+            .expires(Duration::from_millis(500))
+            .messages()
+            .await;
+        let mut batch = match batch {
+            Ok(batch) => batch,
+            Err(e) => {
+                tracing::warn!("cannot pull tasks: {e}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        // Every message of a pull request is taken, even after a stop:
+        // the request expires soon, and what it brings is run, not lost.
+        while let Some(message) = batch.next().await {
+            let message = match message {
+                Ok(message) => message,
+                Err(e) => {
+                    tracing::debug!("pull ended: {e}");
+                    break;
+                }
+            };
+            let Some(permit) = permits.pop() else {
+                tracing::error!("the server sent more tasks than asked for");
+                break;
+            };
+            let executor = executor.clone();
+            let busy = busy.clone();
+            let done = done.clone();
+            busy.fetch_add(1, Ordering::Relaxed);
+            running.spawn(async move {
+                match executor.handle(message).await {
+                    Ok(()) => {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => tracing::error!("a task's result was not stored: {e}"),
+                }
+                busy.fetch_sub(1, Ordering::Relaxed);
+                drop(permit);
+            });
+            while let Some(finished) = running.try_join_next() {
+                if let Err(e) = finished {
+                    tracing::error!("a task handler failed: {e}");
+                }
+            }
+        }
+    }
+    draining.store(true, Ordering::Relaxed);
+    while let Some(finished) = running.join_next().await {
+        if let Err(e) = finished {
+            tracing::error!("a task handler failed: {e}");
+        }
+    }
+    heartbeat.abort();
+    WorkerStats {
+        done: done.load(Ordering::Relaxed),
+    }
+}
+
+/// Keeps this worker's registry entry fresh.
+async fn heartbeat(executor: Shared, busy: Arc<AtomicUsize>, draining: Arc<AtomicBool>) {
+    let mut tick = tokio::time::interval(names::HEARTBEAT);
+    loop {
+        tick.tick().await;
+        let info = WorkerInfo {
+            name: executor.name.clone(),
+            slots: executor.slots,
+            busy: busy.load(Ordering::Relaxed),
+            draining: draining.load(Ordering::Relaxed),
+        };
+        let registry = match executor.cluster.registry().await {
+            Ok(registry) => registry,
+            Err(e) => {
+                tracing::debug!("cannot refresh the registry: {e}");
+                continue;
+            }
+        };
+        if let Ok(bytes) = serde_json::to_vec(&info)
+            && let Err(e) = registry.put(&executor.name, bytes.into()).await
+        {
+            tracing::debug!("cannot refresh the registry: {e}");
+        }
+    }
+}
