@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import threading
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import Executor, Future
 from concurrent.futures import wait as _wait_all
 from typing import Any
@@ -97,11 +97,11 @@ class WasmPoolExecutor(Executor):
         for g in guests:
             self._loaded_guest(g)
 
-    def submit(self, fn: Export, /, *args: Any, **kwargs: Any) -> Future:
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         """Schedules ``fn(*args, **kwargs)`` and returns its `Future`.
 
-        Arguments are converted and checked against the export's WIT
-        signature first: a wrong one raises `TypeError` here and nothing
+        ``fn`` must be a guest export (`wpool.Export`). Arguments are
+        converted and checked against the export's WIT signature first: a wrong one raises `TypeError` here and nothing
         runs. Never blocks.
         """
         if not isinstance(fn, Export):

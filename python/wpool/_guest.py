@@ -49,11 +49,11 @@ def python_type(wit: str) -> Any:
         kind, inner = m.group(1), m.group(2)
         args = _split_top(inner)
         if kind == "list":
-            return list[python_type(args[0])]
+            return list[python_type(args[0])]  # type: ignore[misc]
         if kind == "option":
             return typing.Optional[python_type(args[0])]
         if kind == "tuple":
-            return tuple[tuple(python_type(a) for a in args)]
+            return tuple[tuple(python_type(a) for a in args)]  # type: ignore[misc]
         # result<T, E>: the ok value; an error raises GuestError.
         return python_type(args[0]) if args and args[0] != "_" else None
     if wit.startswith("result"):
@@ -119,7 +119,7 @@ class Export:
         elif len(result_types) == 1:
             result = python_type(result_types[0])
         else:
-            result = tuple[tuple(python_type(t) for t in result_types)]
+            result = tuple[tuple(python_type(t) for t in result_types)]  # type: ignore[misc]
         self.__signature__ = inspect.Signature(
             [
                 inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=python_type(t))

@@ -1,0 +1,74 @@
+"""Type stubs for the extension module `wpool._wpool` (the Rust half)."""
+
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, final
+
+@final
+class TaskInfo:
+    """When and where a task ran (``future.wpool_info``)."""
+
+    @property
+    def task(self) -> int: ...
+    @property
+    def worker(self) -> int: ...
+    @property
+    def started(self) -> float:
+        """On the ``time.monotonic()`` clock."""
+    @property
+    def elapsed(self) -> float:
+        """Seconds."""
+    @property
+    def finished(self) -> float: ...
+
+@final
+class TaskHandle:
+    def cancel(self) -> None: ...
+
+@final
+class Guest:
+    @property
+    def name(self) -> str: ...
+    @property
+    def wit(self) -> str | None: ...
+    def functions(self) -> list[tuple[str, list[str], list[str], list[str], str]]: ...
+
+@final
+class Pool:
+    def __init__(
+        self,
+        make_error: Callable[[str, str, int, str, str, int | None, str], BaseException],
+        workers: int | None = None,
+        timeout: float | None = None,
+        memory: int | None = None,
+        fuel: int | None = None,
+        instance: str = "reuse",
+    ) -> None: ...
+    @property
+    def workers(self) -> int: ...
+    @property
+    def closed(self) -> bool: ...
+    def load(
+        self,
+        spec: str,
+        is_file: bool,
+        dirs: list[tuple[str, str, bool]] = ...,
+        env: list[tuple[str, str]] = ...,
+        args: list[str] = ...,
+        digest: bool = False,
+    ) -> Guest: ...
+    def submit(
+        self,
+        guest: Guest,
+        func: str,
+        args: tuple[Any, ...],
+        future: Future[Any],
+        timeout: float | None = None,
+    ) -> TaskHandle: ...
+    def shutdown(self) -> None: ...
+    def abort(self) -> None: ...
+
+def builtins() -> list[str]:
+    """The names of the built-in guests."""
+
+def _at_exit() -> None: ...
