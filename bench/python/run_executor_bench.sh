@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds wpool's Python wheel (release profile, in the workspace's target
+# directory), then runs executor_bench.py on Python 3.14 when there is one
+# (target/py314, set up by ../shared/tools/python314.sh when that script is
+# present), else on python3 (no InterpreterPoolExecutor there). Arguments go
+# to executor_bench.py (e.g. --quick).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+target="${CARGO_TARGET_DIR:-$root/target}"
+
+py="${PYTHON_BENCH:-}"
+if [ -z "$py" ]; then
+    py=python3
+    if [ -x "$target/py314/bin/python3.14" ]; then
+        py="$target/py314/bin/python3.14"
+    elif [ -f "$root/../shared/tools/python314.sh" ]; then
+        py="$(bash "$root/../shared/tools/python314.sh" "$target/py314" | tail -n 1)" || py=python3
+    fi
+fi
+
+wheels="$target/wheels/python-release"
+rm -rf "$wheels"
+python3 -m maturin build --release --manifest-path "$root/python/Cargo.toml" \
+    --interpreter python3 --out "$wheels" >&2
+# One abi3 wheel serves every CPython >= 3.11: unpack it beside the bench.
+site="$target/python-bench-site"
+rm -rf "$site"
+python3 -m pip install --quiet --target "$site" --no-deps "$wheels"/wpool-*.whl
+PYTHONPATH="$site:$here" exec "$py" "$here/executor_bench.py" "$@"
