@@ -7,6 +7,7 @@
 //! takes the GIL once per batch of finished tasks to set their results: the
 //! wasm workers never touch Python.
 
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -16,7 +17,7 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use tokio::task::AbortHandle;
-use wpool::{ErrorKind, Grants, Guest, InstanceMode, Output, Pool, TaskError, TaskOptions};
+use wpool::{ErrorKind, Grants, Guest, InstanceMode, Output, Pool, Queued, TaskError, TaskOptions};
 
 use crate::guest::PyGuest;
 use crate::{EXITING, convert, monotonic};
@@ -35,6 +36,8 @@ struct Completion {
 pub(crate) struct PyPool {
     pool: Pool,
     completions: mpsc::Sender<Completion>,
+    /// `wpool._errors._make_error`.
+    make_error: Py<PyAny>,
 }
 
 /// Where a submitted task is: cancelling it drops the task if no worker
@@ -103,6 +106,7 @@ impl PyPool {
     #[new]
     #[pyo3(signature = (make_error, workers=None, timeout=None, memory=None, fuel=None, instance="reuse"))]
     fn new(
+        py: Python<'_>,
         make_error: Py<PyAny>,
         workers: Option<usize>,
         timeout: Option<f64>,
@@ -136,13 +140,18 @@ impl PyPool {
             .build()
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let (completions, rx) = mpsc::channel();
+        let for_completer = make_error.clone_ref(py);
         std::thread::Builder::new()
             .name("wpool-complete".into())
-            .spawn(move || complete_loop(rx, make_error))
+            .spawn(move || complete_loop(rx, for_completer))
             .map_err(|e| {
                 PyRuntimeError::new_err(format!("cannot spawn the completer thread: {e}"))
             })?;
-        Ok(PyPool { pool, completions })
+        Ok(PyPool {
+            pool,
+            completions,
+            make_error,
+        })
     }
 
     /// The number of worker threads.
@@ -214,46 +223,37 @@ impl PyPool {
         future: Py<PyAny>,
         timeout: Option<f64>,
     ) -> PyResult<TaskHandle> {
-        let values = guest.convert_args(func, args)?;
-        let mut options = TaskOptions::new();
-        if let Some(t) = timeout {
-            options = options.timeout(seconds("timeout", t)?);
-        }
-        let mut enqueue = Box::pin(self.pool.enqueue_with(&guest.inner, func, values, options));
+        let task = self.start(guest, func, args, timeout)?;
         let tx = self.completions.clone();
-        let runtime = pyo3_async_runtimes::tokio::get_runtime();
-        // Almost always the queue has room: queue now, in submission order.
-        let join = match (&mut enqueue).now_or_never() {
-            Some(Ok(queued)) => runtime.spawn(async move {
-                let result = queued.await;
-                let _ = tx.send(Completion { future, result });
-            }),
-            Some(Err(e)) if e.kind() == ErrorKind::InvalidCall => {
-                return Err(PyTypeError::new_err(format!(
-                    "{}.{}(): {}",
-                    guest.inner.name(),
-                    func.replace('-', "_"),
-                    e.detail()
-                )));
-            }
-            Some(Err(e)) => {
-                let _ = tx.send(Completion {
-                    future,
-                    result: Err(e),
-                });
-                return Ok(TaskHandle { abort: None });
-            }
-            // The queue is full: wait for room off the caller's thread.
-            None => runtime.spawn(async move {
-                let result = match enqueue.await {
-                    Ok(queued) => queued.await,
-                    Err(e) => Err(e),
-                };
-                let _ = tx.send(Completion { future, result });
-            }),
-        };
+        let join = pyo3_async_runtimes::tokio::get_runtime().spawn(async move {
+            let result = task.await;
+            let _ = tx.send(Completion { future, result });
+        });
         Ok(TaskHandle {
             abort: Some(join.abort_handle()),
+        })
+    }
+
+    /// Queues a call of `func` and returns an asyncio awaitable of its
+    /// result (pyo3-async-runtimes); cancelling the awaitable drops the task
+    /// if no worker has started it. Needs a running event loop.
+    #[pyo3(signature = (guest, func, args, timeout=None))]
+    fn call<'py>(
+        &self,
+        py: Python<'py>,
+        guest: &PyGuest,
+        func: &str,
+        args: &Bound<'py, PyTuple>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let task = self.start(guest, func, args, timeout)?;
+        let make_error = self.make_error.clone_ref(py);
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let result = task.await;
+            Python::attach(|py| match result {
+                Ok(output) => convert::to_py(py, &output.value).map(Bound::unbind),
+                Err(e) => Err(PyErr::from_value(task_error(py, &make_error, &e)?)),
+            })
         })
     }
 
@@ -275,6 +275,70 @@ impl PyPool {
     fn closed(&self) -> bool {
         self.pool.is_closed()
     }
+}
+
+/// A queued call: its task, or why it could not be queued.
+enum Started {
+    Ready(Result<Queued<Output>, TaskError>),
+    /// The queue was full: it joins when there is room.
+    Waiting(Pin<Box<dyn Future<Output = Result<Queued<Output>, TaskError>> + Send>>),
+}
+
+impl PyPool {
+    /// Converts and checks the arguments (`TypeError` before anything runs),
+    /// queues the task now when the queue has room (so tasks queue in
+    /// submission order), and gives the future of its result.
+    fn start(
+        &self,
+        guest: &PyGuest,
+        func: &str,
+        args: &Bound<'_, PyTuple>,
+        timeout: Option<f64>,
+    ) -> PyResult<impl Future<Output = Result<Output, TaskError>> + Send + 'static + use<>> {
+        let values = guest.convert_args(func, args)?;
+        let mut options = TaskOptions::new();
+        if let Some(t) = timeout {
+            options = options.timeout(seconds("timeout", t)?);
+        }
+        let mut enqueue: Pin<Box<dyn Future<Output = _> + Send>> =
+            Box::pin(self.pool.enqueue_with(&guest.inner, func, values, options));
+        let started = match (&mut enqueue).now_or_never() {
+            Some(Err(e)) if e.kind() == ErrorKind::InvalidCall => {
+                return Err(PyTypeError::new_err(format!(
+                    "{}.{}(): {}",
+                    guest.inner.name(),
+                    func.replace('-', "_"),
+                    e.detail()
+                )));
+            }
+            Some(ready) => Started::Ready(ready),
+            None => Started::Waiting(enqueue),
+        };
+        Ok(async move {
+            match started {
+                Started::Ready(Ok(queued)) => queued.await,
+                Started::Ready(Err(e)) => Err(e),
+                Started::Waiting(enqueue) => enqueue.await?.await,
+            }
+        })
+    }
+}
+
+/// The `wpool.TaskError` subclass instance for a failed task.
+fn task_error<'py>(
+    py: Python<'py>,
+    make_error: &Py<PyAny>,
+    e: &TaskError,
+) -> PyResult<Bound<'py, PyAny>> {
+    make_error.bind(py).call1((
+        e.kind().as_str(),
+        e.detail(),
+        e.task(),
+        e.guest(),
+        e.function(),
+        e.worker(),
+        e.to_string(),
+    ))
 }
 
 fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
@@ -334,19 +398,7 @@ fn complete(py: Python<'_>, completion: Completion, make_error: &Py<PyAny>) {
             future.setattr(pyo3::intern!(py, "wpool_info"), info)?;
             future.call_method1(pyo3::intern!(py, "set_result"), (value,))
         }),
-        Err(e) => make_error
-            .call1(
-                py,
-                (
-                    e.kind().as_str(),
-                    e.detail(),
-                    e.task(),
-                    e.guest(),
-                    e.function(),
-                    e.worker(),
-                    e.to_string(),
-                ),
-            )
+        Err(e) => task_error(py, make_error, &e)
             .and_then(|exc| future.call_method1(pyo3::intern!(py, "set_exception"), (exc,))),
     };
     if let Err(err) = outcome {

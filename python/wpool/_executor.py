@@ -73,7 +73,8 @@ class WasmPoolExecutor(Executor):
         if max_workers is not None and max_workers <= 0:
             raise ValueError("max_workers must be greater than 0")
         self._pool = _wpool.Pool(_make_error, max_workers, timeout, memory, fuel, instance)
-        self._guests: dict[tuple, _wpool.Guest] = {}
+        self._guests: dict[tuple, _wpool.Guest] = {}  # by what was loaded
+        self._by_guest: dict[Guest, _wpool.Guest] = {}  # by Guest object, for speed
         self._lock = threading.Lock()
         self._live: set[Future] = set()
         self._shutdown = False
@@ -111,7 +112,9 @@ class WasmPoolExecutor(Executor):
             )
         if kwargs:
             args = fn._bind(args, kwargs)
-        loaded = self._guests.get(fn._guest._key) or self._loaded_guest(fn._guest)
+        loaded = self._by_guest.get(fn._guest)
+        if loaded is None:
+            loaded = self._by_guest[fn._guest] = self._loaded_guest(fn._guest)
         future = _TaskFuture()
         with self._lock:
             if self._shutdown:
@@ -124,10 +127,24 @@ class WasmPoolExecutor(Executor):
     async def call(self, fn: Export, /, *args: Any, **kwargs: Any) -> Any:
         """Runs ``fn(*args, **kwargs)`` on the pool and awaits its result.
 
+        The task's result reaches the event loop straight from Rust
+        (pyo3-async-runtimes), without a `concurrent.futures.Future`.
         Cancelling the awaiting task cancels the pool task if it has not
-        started.
+        started. Arguments are checked as for `submit`.
         """
-        return await asyncio.wrap_future(self.submit(fn, *args, **kwargs))
+        if not isinstance(fn, Export):
+            raise TypeError(
+                "WasmPoolExecutor runs guest exports such as "
+                f"wpool.guest('heavy_calc').heavy_calc, not {fn!r}"
+            )
+        if kwargs:
+            args = fn._bind(args, kwargs)
+        loaded = self._by_guest.get(fn._guest)
+        if loaded is None:
+            loaded = self._by_guest[fn._guest] = self._loaded_guest(fn._guest)
+        if self._shutdown:
+            raise RuntimeError("cannot schedule new futures after shutdown")
+        return await self._pool.call(loaded, fn._wit_name, args)
 
     asubmit = call
 

@@ -187,6 +187,10 @@ class Guest:
         for wit_name, names, types, results, signature in loaded.functions():
             export = Export(self, wit_name, names, types, results, signature, docs.get(wit_name))
             self._exports[export.__name__] = export
+            # An instance attribute, unless it would hide one of Guest's own
+            # (then `exports[name]` reaches it): no __getattr__ per call.
+            if not hasattr(type(self), export.__name__) and export.__name__ not in self.__dict__:
+                self.__dict__[export.__name__] = export
         self.__doc__ = f"Guest `{self.name}`: " + ", ".join(
             f"{e.__name__}{e.__signature__}" for e in self._exports.values()
         )

@@ -1,6 +1,6 @@
 """Type stubs for the extension module `wpool._wpool` (the Rust half)."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import Any, final
 
@@ -65,6 +65,9 @@ class Pool:
         future: Future[Any],
         timeout: float | None = None,
     ) -> TaskHandle: ...
+    def call(
+        self, guest: Guest, func: str, args: tuple[Any, ...], timeout: float | None = None
+    ) -> Awaitable[Any]: ...
     def shutdown(self) -> None: ...
     def abort(self) -> None: ...
 
