@@ -74,3 +74,20 @@ def test_cancelling_the_awaiting_task_cancels_the_pool_task(hostile, calc):
         assert asyncio.run(main()) == (closed_heavy_calc(200_000_000), 2)
     finally:
         ex.abort()
+
+
+def test_native_awaitable_checks_arguments_and_shutdown(calc):
+    ex = wpool.WasmPoolExecutor(1)
+
+    async def bad():
+        return await ex.call(calc.heavy_calc, "ten")
+
+    with pytest.raises(TypeError, match="argument `n`: expected u64"):
+        asyncio.run(bad())
+    ex.shutdown()
+
+    async def late():
+        return await ex.call(calc.heavy_calc, 1)
+
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        asyncio.run(late())

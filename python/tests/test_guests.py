@@ -73,3 +73,22 @@ def test_wit_docs_and_types_in_signatures(echo):
     sig = inspect.signature(echo.maybe_double)
     assert sig.parameters["x"].annotation == (int | None)
     assert "func(x: option<u32>) -> option<u32>" in echo.maybe_double.__doc__
+
+
+def test_grants_as_keyword_arguments(tmp_path):
+    from conftest import _test_guest
+
+    (tmp_path / "hello.txt").write_text("hi from the host")
+    path = _test_guest("hostile")
+    sandboxed = wpool.guest(path)
+    assert sandboxed.env_var("GREETING") is None
+    with pytest.raises(wpool.GuestError):
+        sandboxed.read_file("/data/hello.txt")
+    granted = wpool.guest(path, dirs={"/data": tmp_path}, env={"GREETING": "hello"})
+    assert granted.env_var("GREETING") == "hello"
+    assert granted.read_file("/data/hello.txt") == "hi from the host"
+    with pytest.raises(wpool.GuestError):
+        granted.write_file("/data/new.txt", "no")  # read-only
+    writable = wpool.guest(path, writable_dirs={"/data": tmp_path})
+    assert writable.write_file("/data/new.txt", "yes") is None
+    assert (tmp_path / "new.txt").read_text() == "yes"
