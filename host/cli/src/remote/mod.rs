@@ -167,7 +167,7 @@ pub(crate) async fn execute(
             },
             _ = presence.tick() => {
                 let workers = cluster.workers().await.unwrap_or_default();
-                if workers.is_empty() && !no_workers_said && !lock(&pending).is_empty() {
+                if workers.is_empty() && !no_workers_said {
                     eprintln!(
                         "wpool: no worker is connected to NATS at `{}`; tasks wait on the queue \
                          until one starts (`wpool worker --nats {}`){}",

@@ -1,0 +1,91 @@
+use std::collections::BTreeSet;
+
+use crate::harness::{Nats, Worker, by_index, job, repo, run_nats, wpool};
+
+/// The seed's heavy_calc job and a 500-task job through two workers give
+/// the values of a local run, and both workers ran some.
+#[test]
+fn two_workers_give_the_local_values() {
+    let nats = Nats::start();
+    let _a = Worker::start(&nats.url, "a", 2);
+    let _b = Worker::start(&nats.url, "b", 2);
+
+    let seed = repo().join("examples/heavy_calc.toml");
+    let records = by_index(run_nats(&nats.url, &seed, &[]).success().json_lines(), 4);
+    let values: Vec<u64> = records
+        .iter()
+        .map(|r| r["value"].as_u64().unwrap())
+        .collect();
+    let expected: Vec<u64> = [50_000_000, 60_000_000, 70_000_000, 80_000_000]
+        .into_iter()
+        .map(wpool_tests::heavy_calc)
+        .collect();
+    assert_eq!(values, expected);
+
+    let dir = tempfile::tempdir().unwrap();
+    let many = job(
+        dir.path(),
+        "many.toml",
+        "[[task]]\nguest = \"heavy_calc\"\ncall = \"heavy-calc\"\neach = { range = [0, 500000, 1000] }\n",
+    );
+    let remote = by_index(run_nats(&nats.url, &many, &[]).success().json_lines(), 500);
+    let local = by_index(
+        wpool()
+            .args(["run", "--format", "jsonl", "--workers", "2"])
+            .arg(&many)
+            .run()
+            .success()
+            .json_lines(),
+        500,
+    );
+    for (r, l) in remote.iter().zip(&local) {
+        assert_eq!(r["value"], l["value"], "task {}", r["task"]);
+        assert_eq!(r["input"], l["input"]);
+        assert_eq!(r["deliveries"], 1);
+    }
+    let nodes: BTreeSet<&str> = remote.iter().map(|r| r["node"].as_str().unwrap()).collect();
+    assert_eq!(nodes, BTreeSet::from(["a", "b"]), "both workers ran tasks");
+    assert!(local.iter().all(|r| r.get("node").is_none()));
+}
+
+/// A second run of the same job uploads nothing: the guest object store's
+/// stream holds the same messages after it as before.
+#[test]
+fn the_guest_is_uploaded_once() {
+    let nats = Nats::start();
+    let _a = Worker::start(&nats.url, "a", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let small = job(
+        dir.path(),
+        "small.toml",
+        "[[task]]\nguest = \"heavy_calc\"\ncall = \"heavy-calc\"\neach = [10, 20]\n",
+    );
+    let guest_messages = || {
+        nats.inspect(async |js| {
+            let mut stream = js
+                .get_stream("OBJ_wpool-guests")
+                .await
+                .expect("guest store");
+            stream.info().await.expect("stream info").state.messages
+        })
+    };
+    run_nats(&nats.url, &small, &[]).success();
+    let after_first = guest_messages();
+    assert!(after_first > 0, "the first run uploads the guest");
+    run_nats(&nats.url, &small, &[]).success();
+    assert_eq!(
+        guest_messages(),
+        after_first,
+        "the second run uploads nothing"
+    );
+    let objects = nats.inspect(async |js| {
+        use futures::StreamExt;
+        let store = js.get_object_store("wpool-guests").await.unwrap();
+        let list: Vec<_> = store.list().await.unwrap().collect().await;
+        list.into_iter()
+            .map(|o| o.unwrap().name)
+            .collect::<Vec<_>>()
+    });
+    let builtin = wpool_builtins::get("heavy_calc").unwrap().bytes;
+    assert_eq!(objects, [wpool_cluster::sha256_hex(builtin)]);
+}

@@ -1,0 +1,100 @@
+use crate::harness::{Nats, Worker, by_index, job, run_nats};
+
+/// Spin, trap and a memory bomb beside good tasks: each fails with its own
+/// kind, once; nothing is delivered twice.
+#[test]
+fn hostile_tasks_fail_once_with_typed_errors() {
+    let nats = Nats::start();
+    let _a = Worker::start(&nats.url, "a", 2);
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = wpool_tests::guest_path("hostile");
+    let path = job(
+        dir.path(),
+        "hostile.toml",
+        &format!(
+            "[pool]\ntimeout = \"500ms\"\nmemory = \"32MiB\"\n\n[guests]\nhostile = \"{}\"\n\n\
+             [[task]]\nguest = \"hostile\"\ncall = \"ok\"\neach = [1, 2]\n\n\
+             [[task]]\nguest = \"hostile\"\ncall = \"spin\"\n\n\
+             [[task]]\nguest = \"hostile\"\ncall = \"trap\"\n\n\
+             [[task]]\nguest = \"hostile\"\ncall = \"grow\"\nargs = [1000]\n",
+            hostile.display()
+        ),
+    );
+    let records = by_index(run_nats(&nats.url, &path, &[]).status(1).json_lines(), 5);
+    assert_eq!(records[0]["value"], 2);
+    assert_eq!(records[1]["value"], 3);
+    let kinds: Vec<&str> = records[2..]
+        .iter()
+        .map(|r| r["error"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["timeout", "trap", "memory_limit"]);
+    for record in &records {
+        assert_eq!(record["deliveries"], 1, "{record}");
+        assert_eq!(record["node"], "a");
+    }
+}
+
+/// A worker killed (-9) while it runs tasks: they are delivered again, to
+/// a worker that joined after the run started; every task is in the output
+/// exactly once.
+#[test]
+fn a_killed_workers_tasks_are_redelivered() {
+    let nats = Nats::start();
+    let mut a = Worker::start(&nats.url, "a", 2);
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = [
+        100_000_000u64,
+        100_000_001,
+        100_000_002,
+        100_000_003,
+        100_000_004,
+        100_000_005,
+    ];
+    let path = job(
+        dir.path(),
+        "long.toml",
+        &format!("[[task]]\nguest = \"heavy_calc\"\ncall = \"heavy-calc\"\neach = {inputs:?}\n"),
+    );
+    let url = nats.url.clone();
+    let run = std::thread::spawn(move || run_nats(&url, &path, &[]));
+    a.wait_for("task started");
+    a.kill();
+    let _b = Worker::start(&nats.url, "b", 2);
+    let records = by_index(run.join().unwrap().success().json_lines(), inputs.len());
+    for (record, n) in records.iter().zip(inputs) {
+        assert_eq!(record["value"], wpool_tests::heavy_calc(n), "{record}");
+        assert_eq!(record["node"], "b", "only the live worker stored results");
+    }
+    assert!(
+        records
+            .iter()
+            .any(|r| r["deliveries"].as_u64().unwrap() >= 2),
+        "a task held by the killed worker was delivered again: {records:?}"
+    );
+}
+
+/// SIGTERM: the worker finishes what it holds, exits 0, and nothing is
+/// delivered twice.
+#[test]
+fn a_terminated_worker_drains() {
+    let nats = Nats::start();
+    let mut a = Worker::start(&nats.url, "a", 2);
+    let _b = Worker::start(&nats.url, "b", 2);
+    let dir = tempfile::tempdir().unwrap();
+    let path = job(
+        dir.path(),
+        "drain.toml",
+        "[[task]]\nguest = \"heavy_calc\"\ncall = \"heavy-calc\"\neach = { range = [100000000, 100000008] }\n",
+    );
+    let url = nats.url.clone();
+    let run = std::thread::spawn(move || run_nats(&url, &path, &[]));
+    a.wait_for("task started");
+    let status = a.terminate();
+    assert!(status.success(), "{status}: {}", a.log.join("\n"));
+    let records = by_index(run.join().unwrap().success().json_lines(), 8);
+    assert!(records.iter().all(|r| r["deliveries"] == 1), "{records:?}");
+    assert!(
+        records.iter().any(|r| r["node"] == "a"),
+        "the stopping worker finished the task it held"
+    );
+}

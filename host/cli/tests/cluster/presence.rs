@@ -1,0 +1,48 @@
+use crate::harness::{Nats, Worker, by_index, free_port, job, run_nats};
+
+fn small_job(dir: &std::path::Path) -> std::path::PathBuf {
+    job(
+        dir,
+        "small.toml",
+        "[[task]]\nguest = \"heavy_calc\"\ncall = \"heavy-calc\"\neach = [10, 20]\n",
+    )
+}
+
+/// No worker: the run says so, and `--timeout` ends it with exit 1, an
+/// `unfinished` record per task, and its tasks withdrawn from the queue.
+#[test]
+fn no_worker_is_reported_and_timeout_ends_the_run() {
+    let nats = Nats::start();
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_nats(&nats.url, &small_job(dir.path()), &["--timeout", "3s"])
+        .status(1)
+        .stderr_contains("no worker is connected");
+    let records = by_index(run.json_lines(), 2);
+    for record in &records {
+        assert_eq!(record["error"]["kind"], "unfinished", "{record}");
+    }
+    let queued = nats.inspect(async |js| {
+        let mut stream = js.get_stream("WPOOL_TASKS").await.expect("task stream");
+        stream.info().await.expect("info").state.messages
+    });
+    assert_eq!(queued, 0, "the run withdrew its tasks");
+}
+
+/// A worker started before the server waits for it, then serves.
+#[test]
+fn a_worker_waits_for_the_server() {
+    let port = free_port();
+    let url = format!("nats://127.0.0.1:{port}");
+    let mut early = Worker::spawn(&url, "early", 1);
+    early.wait_for("waiting for NATS");
+    let nats = Nats::start_on(Some(port));
+    early.wait_for("worker ready");
+    let dir = tempfile::tempdir().unwrap();
+    let records = by_index(
+        run_nats(&nats.url, &small_job(dir.path()), &[])
+            .success()
+            .json_lines(),
+        2,
+    );
+    assert!(records.iter().all(|r| r["node"] == "early"));
+}
