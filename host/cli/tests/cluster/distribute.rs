@@ -89,3 +89,35 @@ fn the_guest_is_uploaded_once() {
     let builtin = wpool_builtins::get("heavy_calc").unwrap().bytes;
     assert_eq!(objects, [wpool_cluster::sha256_hex(builtin)]);
 }
+
+/// A file input above the inline limit travels through the data object
+/// store (under its hash) and hashes as it does locally; a small one
+/// travels inline.
+#[test]
+fn big_inputs_travel_through_the_object_store() {
+    let nats = Nats::start();
+    let _a = Worker::start(&nats.url, "a", 2);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("in")).unwrap();
+    let big: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(dir.path().join("in/big.bin"), &big).unwrap();
+    std::fs::write(dir.path().join("in/small.bin"), b"small").unwrap();
+    let path = job(
+        dir.path(),
+        "hash.toml",
+        "[[task]]\nguest = \"sha256\"\ncall = \"hex\"\neach = { files = \"in/*.bin\" }\n",
+    );
+    let records = by_index(run_nats(&nats.url, &path, &[]).success().json_lines(), 2);
+    assert_eq!(records[0]["input"], "in/big.bin");
+    assert_eq!(records[0]["value"], wpool_cluster::sha256_hex(&big));
+    assert_eq!(records[1]["value"], wpool_cluster::sha256_hex(b"small"));
+    let stored = nats.inspect(async |js| {
+        use futures::StreamExt;
+        let store = js.get_object_store("wpool-data").await.unwrap();
+        let list: Vec<_> = store.list().await.unwrap().collect().await;
+        list.into_iter()
+            .map(|o| o.unwrap().name)
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(stored, [wpool_cluster::sha256_hex(&big)]);
+}

@@ -98,3 +98,29 @@ fn a_terminated_worker_drains() {
         "the stopping worker finished the task it held"
     );
 }
+
+/// A task whose every worker dies is given up after three deliveries: the
+/// fourth is recorded as `worker_lost`, not run.
+#[test]
+fn a_task_that_keeps_losing_workers_ends_as_worker_lost() {
+    let nats = Nats::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = job(
+        dir.path(),
+        "doomed.toml",
+        "[[task]]\nguest = \"heavy_calc\"\ncall = \"heavy-calc\"\neach = [100000000]\n",
+    );
+    let url = nats.url.clone();
+    let run = std::thread::spawn(move || run_nats(&url, &path, &[]));
+    for attempt in 1..=3 {
+        let mut doomed = Worker::start(&nats.url, &format!("doomed-{attempt}"), 1);
+        let line = doomed.wait_for("task started");
+        assert!(line.contains(&format!("deliveries={attempt}")), "{line}");
+        doomed.kill();
+    }
+    let _last = Worker::start(&nats.url, "last", 1);
+    let records = by_index(run.join().unwrap().status(1).json_lines(), 1);
+    assert_eq!(records[0]["error"]["kind"], "worker_lost", "{}", records[0]);
+    assert_eq!(records[0]["deliveries"], 4);
+    assert_eq!(records[0]["node"], "last");
+}
