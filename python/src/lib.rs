@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use pyo3::prelude::*;
 
+mod complete;
 mod convert;
 mod guest;
 mod pool;
@@ -21,7 +22,7 @@ static CLOCK: OnceLock<(Instant, f64)> = OnceLock::new();
 
 pub(crate) fn monotonic(at: Instant) -> f64 {
     match CLOCK.get() {
-        Some(base) => pool::monotonic_of(*base, at),
+        Some(base) => complete::monotonic_of(*base, at),
         None => 0.0,
     }
 }
@@ -49,7 +50,7 @@ fn _wpool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let _ = CLOCK.set((Instant::now(), now));
     m.add_class::<pool::PyPool>()?;
     m.add_class::<pool::TaskHandle>()?;
-    m.add_class::<pool::TaskInfo>()?;
+    m.add_class::<complete::TaskInfo>()?;
     m.add_class::<guest::PyGuest>()?;
     m.add_function(wrap_pyfunction!(_at_exit, m)?)?;
     m.add_function(wrap_pyfunction!(builtins, m)?)?;
