@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::AckKind;
 use async_nats::jetstream::message::{Message, PublishMessage};
-use tokio::sync::Mutex;
+use async_nats::jetstream::object_store::ObjectStore;
+use tokio::sync::{Mutex, OnceCell};
 use wpool::{Grants, Guest, LoadedGuest, Pool, TaskOptions};
 
 use crate::cluster::Cluster;
@@ -27,7 +28,11 @@ pub(crate) struct Executor {
     /// Local pools by limits, and the guests loaded in each.
     pools: Mutex<HashMap<Limits, Pool>>,
     guests: Mutex<HashMap<(Limits, GuestRef), LoadedGuest>>,
+    data: OnceCell<ObjectStore>,
 }
+
+/// A free slot, held while a task runs; dropping it frees the slot.
+pub(crate) type Slot = Box<dyn Send>;
 
 impl Executor {
     pub(crate) fn new(
@@ -45,13 +50,16 @@ impl Executor {
             ack_wait,
             pools: Mutex::new(HashMap::new()),
             guests: Mutex::new(HashMap::new()),
+            data: OnceCell::new(),
         }
     }
 
-    /// Handles one delivery, down to its acknowledgement. Errors are of the
-    /// cluster (the result could not be stored): the task is then left
+    /// Handles one delivery, down to its acknowledgement; `slot` is
+    /// released as soon as the task has run (storing its result and
+    /// acknowledging it need no worker thread). Errors are of the cluster
+    /// (the result could not be stored): the task is then left
     /// unacknowledged, and JetStream delivers it again.
-    pub(crate) async fn handle(&self, message: Message) -> Result<(), ClusterError> {
+    pub(crate) async fn handle(&self, message: Message, slot: Slot) -> Result<(), ClusterError> {
         let deliveries = message.info().map_or(1, |info| info.delivered.max(1));
         let task: TaskMsg = match serde_json::from_slice(&message.payload) {
             Ok(task) => task,
@@ -83,6 +91,7 @@ impl Executor {
             tracing::info!(job = %task.job, index = task.index, deliveries, "task started");
             self.run_with_progress(&task, &message).await
         };
+        drop(slot);
         let result = ResultMsg {
             index: task.index,
             node: self.name.clone(),
@@ -143,7 +152,7 @@ impl Executor {
         let mut blobs = BTreeMap::new();
         let mut keys = Vec::new();
         task.args.iter().for_each(|a| wire::blob_keys(a, &mut keys));
-        let data = match self.cluster.objects(names::DATA_BUCKET).await {
+        let data = match self.data().await {
             Ok(data) => data,
             Err(e) => return fail("input_unavailable", chain(&e)),
         };
@@ -186,6 +195,14 @@ impl Executor {
                 None,
             ),
         }
+    }
+
+    /// The data object store, opened once.
+    async fn data(&self) -> Result<ObjectStore, ClusterError> {
+        self.data
+            .get_or_try_init(|| self.cluster.objects(names::DATA_BUCKET))
+            .await
+            .cloned()
     }
 
     /// The pool for the task's limits and its guest loaded there: fetched

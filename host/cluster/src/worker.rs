@@ -201,15 +201,17 @@ async fn pull_loop(
             let busy = busy.clone();
             let done = done.clone();
             busy.fetch_add(1, Ordering::Relaxed);
+            let slot = Busy {
+                busy,
+                _permit: permit,
+            };
             running.spawn(async move {
-                match executor.handle(message).await {
+                match executor.handle(message, Box::new(slot)).await {
                     Ok(()) => {
                         done.fetch_add(1, Ordering::Relaxed);
                     }
                     Err(e) => tracing::error!("a task's result was not stored: {e}"),
                 }
-                busy.fetch_sub(1, Ordering::Relaxed);
-                drop(permit);
             });
             while let Some(finished) = running.try_join_next() {
                 if let Err(e) = finished {
@@ -227,6 +229,18 @@ async fn pull_loop(
     heartbeat.abort();
     WorkerStats {
         done: done.load(Ordering::Relaxed),
+    }
+}
+
+/// A slot in use: frees the slot and counts the task out when dropped.
+struct Busy {
+    busy: Arc<AtomicUsize>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.busy.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
