@@ -63,7 +63,7 @@ def test_task_error_pickles():
     assert type(back) is wpool.Timeout and back.task == 3 and back.kind == "timeout"
 
 
-@pytest.mark.parametrize("shutdown", ["none", "default"])
+@pytest.mark.parametrize("shutdown", ["none", "default", "busy"])
 def test_interpreter_exit_with_queued_tasks(shutdown):
     script = textwrap.dedent(
         f"""
@@ -74,6 +74,10 @@ def test_interpreter_exit_with_queued_tasks(shutdown):
         if {shutdown!r} == "default":
             calc = wpool.guest("heavy_calc")
             pending = [wpool.default_executor().submit(calc.heavy_calc, 10**9) for _ in range(50)]
+        if {shutdown!r} == "busy":  # tasks finishing while the interpreter exits
+            calc = wpool.guest("heavy_calc")
+            busy = wpool.WasmPoolExecutor(2)
+            pending = [busy.submit(calc.heavy_calc, i % 1000) for i in range(20000)]
         print("submitted", flush=True)
         """
     )
