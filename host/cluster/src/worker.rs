@@ -72,7 +72,6 @@ pub async fn serve(
             config.base.clone(),
             consumer.cached_info().config.ack_wait,
         ));
-        tracing::info!(name = %config.name, slots = config.slots, "worker ready");
         let stats = pull_loop(consumer, executor.clone(), stopped.clone()).await;
         executor.shutdown().await;
         if let Ok(registry) = cluster.registry().await {
@@ -155,6 +154,8 @@ async fn pull_loop(
     let done = Arc::new(AtomicUsize::new(0));
     let draining = Arc::new(AtomicBool::new(false));
     let mut running = JoinSet::new();
+    refresh(&executor, &busy, &draining).await;
+    tracing::info!(name = %executor.name, slots = executor.slots, "worker ready");
     let heartbeat = tokio::spawn(heartbeat(executor.clone(), busy.clone(), draining.clone()));
     loop {
         let first = tokio::select! {
@@ -244,28 +245,35 @@ impl Drop for Busy {
     }
 }
 
-/// Keeps this worker's registry entry fresh.
+/// Keeps this worker's registry entry fresh (the first refresh is done
+/// before the worker says it is ready).
 async fn heartbeat(executor: Shared, busy: Arc<AtomicUsize>, draining: Arc<AtomicBool>) {
     let mut tick = tokio::time::interval(names::HEARTBEAT);
+    tick.tick().await;
     loop {
         tick.tick().await;
-        let info = WorkerInfo {
-            name: executor.name.clone(),
-            slots: executor.slots,
-            busy: busy.load(Ordering::Relaxed),
-            draining: draining.load(Ordering::Relaxed),
-        };
-        let registry = match executor.cluster.registry().await {
-            Ok(registry) => registry,
-            Err(e) => {
-                tracing::debug!("cannot refresh the registry: {e}");
-                continue;
-            }
-        };
-        if let Ok(bytes) = serde_json::to_vec(&info)
-            && let Err(e) = registry.put(&executor.name, bytes.into()).await
-        {
+        refresh(&executor, &busy, &draining).await;
+    }
+}
+
+/// Writes this worker's registry entry.
+async fn refresh(executor: &Executor, busy: &AtomicUsize, draining: &AtomicBool) {
+    let info = WorkerInfo {
+        name: executor.name.clone(),
+        slots: executor.slots,
+        busy: busy.load(Ordering::Relaxed),
+        draining: draining.load(Ordering::Relaxed),
+    };
+    let registry = match executor.cluster.registry().await {
+        Ok(registry) => registry,
+        Err(e) => {
             tracing::debug!("cannot refresh the registry: {e}");
+            return;
         }
+    };
+    if let Ok(bytes) = serde_json::to_vec(&info)
+        && let Err(e) = registry.put(&executor.name, bytes.into()).await
+    {
+        tracing::debug!("cannot refresh the registry: {e}");
     }
 }

@@ -45,4 +45,13 @@ fn a_worker_waits_for_the_server() {
         2,
     );
     assert!(records.iter().all(|r| r["node"] == "early"));
+    let status = crate::harness::wpool()
+        .args(["cluster", "status", "--json", "--nats", &nats.url])
+        .run()
+        .success();
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(status["workers"][0]["name"], "early", "{status}");
+    assert_eq!(status["workers"][0]["slots"], 1);
+    assert_eq!(status["workers"].as_array().unwrap().len(), 1);
+    assert_eq!(status["pending"], 0);
 }
