@@ -7,6 +7,7 @@
 
 mod baseline;
 mod byte_calls;
+mod cluster;
 mod fetch;
 mod python;
 mod report;
@@ -53,7 +54,7 @@ struct Args {
     /// A `results.json` of an earlier run: print how wpool's medians moved.
     #[arg(long, value_name = "PATH")]
     compare: Option<PathBuf>,
-    /// The release `wpool` binary, for the whole-program workloads D, E and F
+    /// The release `wpool` binary, for the whole-program workloads D, E, F and G
     /// [default: target/release/wpool; `cargo build --release -p wpool-cli`].
     #[arg(long, value_name = "PATH")]
     wpool_bin: Option<PathBuf>,
@@ -130,14 +131,14 @@ fn main() -> Result<()> {
             bench.sha_versus(&pythons)
         })?);
     }
-    if settings.wants("D") || settings.wants("E") || settings.wants("F") {
+    if settings.wants("D") || settings.wants("E") || settings.wants("F") || settings.wants("G") {
         let bin = args
             .wpool_bin
             .clone()
             .unwrap_or_else(|| target_dir().join("release").join("wpool"));
         anyhow::ensure!(
             bin.is_file(),
-            "workloads D, E and F run the release binary, and `{}` is missing: \
+            "workloads D, E, F and G run the release binary, and `{}` is missing: \
              build it with `cargo build --release -p wpool-cli` (`just bench` does), \
              or leave them out with --only",
             bin.display()
@@ -156,6 +157,12 @@ fn main() -> Result<()> {
             rows.extend(step(
                 "F. byte-heavy calls, dynamic and job file vs typed",
                 || bench.byte_calls(&bin),
+            )?);
+        }
+        if settings.wants("G") {
+            rows.extend(step(
+                "G. through NATS with 2 worker processes vs local",
+                || bench.cluster(&bin),
             )?);
         }
     }
