@@ -121,3 +121,28 @@ fn big_inputs_travel_through_the_object_store() {
     });
     assert_eq!(stored, [wpool_cluster::sha256_hex(&big)]);
 }
+
+/// Example jobs with files, a command module, `reduce` and `save` give the
+/// local values through the cluster (`reduce` and `save` run where `run`
+/// runs).
+#[test]
+fn examples_with_files_and_reduce_match_a_local_run() {
+    let nats = Nats::start();
+    let _a = Worker::start(&nats.url, "a", 2);
+    for example in ["examples/wordfreq.toml", "examples/logs.toml"] {
+        let path = repo().join(example);
+        let remote = run_nats(&nats.url, &path, &[]).success().json_lines();
+        let local = wpool()
+            .args(["run", "--format", "jsonl"])
+            .arg(&path)
+            .run()
+            .success()
+            .json_lines();
+        let remote = by_index(remote, local.len());
+        let local = by_index(local, remote.len());
+        for (r, l) in remote.iter().zip(&local) {
+            assert_eq!(r["value"], l["value"], "{example}: {r}");
+            assert_eq!(r["call"], l["call"]);
+        }
+    }
+}
