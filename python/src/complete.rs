@@ -3,13 +3,14 @@
 //! once per batch. Wasm worker threads never touch Python.
 
 use std::sync::atomic::Ordering;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Instant;
 
 use pyo3::prelude::*;
 use wpool::{Output, TaskError};
 
-use crate::{EXITING, convert, monotonic};
+use crate::convert::{self, Shape};
+use crate::{EXITING, monotonic};
 
 /// How many finished tasks the completer handles per GIL acquisition.
 const BATCH: usize = 512;
@@ -18,6 +19,8 @@ const BATCH: usize = 512;
 pub(crate) struct Completion {
     pub(crate) future: Py<PyAny>,
     pub(crate) result: Result<Output, TaskError>,
+    /// Where the result has tuples.
+    pub(crate) shape: Option<Arc<Shape>>,
 }
 
 /// When and where a task ran, set as `future.wpool_info` before its result.
@@ -102,16 +105,18 @@ pub(crate) fn complete_loop(rx: mpsc::Receiver<Completion>, make_error: Py<PyAny
 fn complete(py: Python<'_>, completion: Completion, make_error: &Py<PyAny>) {
     let future = completion.future.bind(py);
     let outcome = match completion.result {
-        Ok(output) => convert::to_py(py, &output.value).and_then(|value| {
-            let info = TaskInfo {
-                task: output.task,
-                worker: output.worker,
-                started: monotonic(output.started),
-                elapsed: output.elapsed.as_secs_f64(),
-            };
-            future.setattr(pyo3::intern!(py, "wpool_info"), info)?;
-            future.call_method1(pyo3::intern!(py, "set_result"), (value,))
-        }),
+        Ok(output) => {
+            convert::to_py(py, &output.value, completion.shape.as_deref()).and_then(|value| {
+                let info = TaskInfo {
+                    task: output.task,
+                    worker: output.worker,
+                    started: monotonic(output.started),
+                    elapsed: output.elapsed.as_secs_f64(),
+                };
+                future.setattr(pyo3::intern!(py, "wpool_info"), info)?;
+                future.call_method1(pyo3::intern!(py, "set_result"), (value,))
+            })
+        }
         Err(e) => task_error(py, make_error, &e)
             .and_then(|exc| future.call_method1(pyo3::intern!(py, "set_exception"), (exc,))),
     };

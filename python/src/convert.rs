@@ -104,9 +104,92 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "?".to_owned())
 }
 
+/// Where a result's WIT type has tuples (`tuple<u8, string>`,
+/// `list<tuple<..>>`, `option<tuple<..>>`): a [`Value::List`] there becomes a
+/// Python `tuple`.
+#[derive(Debug)]
+pub(crate) enum Shape {
+    Tuple(Vec<Option<Shape>>),
+    List(Box<Shape>),
+    Option(Box<Shape>),
+}
+
+impl Shape {
+    /// The shape of a WIT type as `Function::result_types` writes it;
+    /// `None` when no tuple is reachable through tuples, lists, options and
+    /// `result`'s ok type (records keep lists).
+    pub(crate) fn parse(wit: &str) -> Option<Shape> {
+        let wit = wit.trim();
+        let inner = |prefix: &str| {
+            wit.strip_prefix(prefix)
+                .and_then(|rest| rest.strip_suffix('>'))
+                .map(split_top)
+        };
+        if let Some(items) = inner("tuple<") {
+            return Some(Shape::Tuple(
+                items.iter().map(|t| Shape::parse(t)).collect(),
+            ));
+        }
+        if let Some(items) = inner("list<") {
+            return Shape::parse(items.first()?).map(|s| Shape::List(Box::new(s)));
+        }
+        if let Some(items) = inner("option<") {
+            return Shape::parse(items.first()?).map(|s| Shape::Option(Box::new(s)));
+        }
+        if let Some(items) = inner("result<") {
+            return Shape::parse(items.first()?);
+        }
+        None
+    }
+}
+
+/// `a, list<b, c>, d` split on the commas outside brackets.
+fn split_top(text: &str) -> Vec<&str> {
+    let (mut parts, mut depth, mut start) = (Vec::new(), 0usize, 0);
+    for (i, ch) in text.char_indices() {
+        match ch {
+            '<' | '(' | '{' => depth += 1,
+            '>' | ')' | '}' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                parts.push(text[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(text[start..].trim());
+    parts
+}
+
 /// Converts a result back: bytes as `bytes`, records as `dict` with
-/// underscored keys, lists as `list`, `none` as `None`.
-pub(crate) fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+/// underscored keys, lists as `list` (as `tuple` where `shape` says so),
+/// `none` as `None`.
+pub(crate) fn to_py<'py>(
+    py: Python<'py>,
+    value: &Value,
+    shape: Option<&Shape>,
+) -> PyResult<Bound<'py, PyAny>> {
+    match (shape, value) {
+        (Some(Shape::Tuple(shapes)), Value::List(items)) => {
+            let converted = items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| to_py(py, item, shapes.get(i).and_then(Option::as_ref)))
+                .collect::<PyResult<Vec<_>>>()?;
+            return Ok(PyTuple::new(py, converted)?.into_any());
+        }
+        (Some(Shape::List(shape)), Value::List(items)) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(to_py(py, item, Some(shape))?)?;
+            }
+            return Ok(list.into_any());
+        }
+        (Some(Shape::Option(shape)), value) if *value != Value::Null => {
+            return to_py(py, value, Some(shape));
+        }
+        _ => {}
+    }
     Ok(match value {
         Value::Null => py.None().into_bound(py),
         Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
@@ -118,14 +201,14 @@ pub(crate) fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, 
         Value::List(items) => {
             let list = PyList::empty(py);
             for item in items {
-                list.append(to_py(py, item)?)?;
+                list.append(to_py(py, item, None)?)?;
             }
             list.into_any()
         }
         Value::Map(fields) => {
             let dict = PyDict::new(py);
             for (key, item) in fields {
-                dict.set_item(key.replace('-', "_"), to_py(py, item)?)?;
+                dict.set_item(key.replace('-', "_"), to_py(py, item, None)?)?;
             }
             dict.into_any()
         }

@@ -2,13 +2,14 @@
 //! exports (which the Python layer turns into callables).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use wpool::{LoadedGuest, Value};
 
-use crate::convert;
+use crate::convert::{self, Shape};
 
 /// One export as Python sees it: `(name, param_names, param_types,
 /// result_types, signature)`.
@@ -20,6 +21,8 @@ pub(crate) struct PyGuest {
     pub(crate) inner: LoadedGuest,
     /// Parameter names and WIT types per export, for argument errors.
     params: HashMap<String, Vec<(String, String)>>,
+    /// For exports whose result holds tuples: where they are.
+    shapes: HashMap<String, Arc<Shape>>,
 }
 
 impl PyGuest {
@@ -32,7 +35,24 @@ impl PyGuest {
                 (f.name().to_owned(), names.zip(f.param_types()).collect())
             })
             .collect();
-        PyGuest { inner, params }
+        let shapes = inner
+            .functions()
+            .iter()
+            .filter_map(|f| match f.result_types().as_slice() {
+                [single] => Shape::parse(single).map(|s| (f.name().to_owned(), Arc::new(s))),
+                _ => None,
+            })
+            .collect();
+        PyGuest {
+            inner,
+            params,
+            shapes,
+        }
+    }
+
+    /// Where `func`'s result has tuples, if it has any.
+    pub(crate) fn shape(&self, func: &str) -> Option<Arc<Shape>> {
+        self.shapes.get(func).cloned()
     }
 
     /// Converts the positional arguments of a call to `func`, checking their

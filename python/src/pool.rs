@@ -185,10 +185,15 @@ impl PyPool {
         timeout: Option<f64>,
     ) -> PyResult<TaskHandle> {
         let task = self.start(guest, func, args, timeout)?;
+        let shape = guest.shape(func);
         let tx = self.completions.clone();
         let join = pyo3_async_runtimes::tokio::get_runtime().spawn(async move {
             let result = task.await;
-            let _ = tx.send(Completion { future, result });
+            let _ = tx.send(Completion {
+                future,
+                result,
+                shape,
+            });
         });
         Ok(TaskHandle {
             abort: Some(join.abort_handle()),
@@ -209,10 +214,13 @@ impl PyPool {
     ) -> PyResult<Bound<'py, PyAny>> {
         let task = self.start(guest, func, args, timeout)?;
         let make_error = self.make_error.clone_ref(py);
+        let shape = guest.shape(func);
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             let result = task.await;
             Python::attach(|py| match result {
-                Ok(output) => convert::to_py(py, &output.value).map(Bound::unbind),
+                Ok(output) => {
+                    convert::to_py(py, &output.value, shape.as_deref()).map(Bound::unbind)
+                }
                 Err(e) => Err(PyErr::from_value(task_error(py, &make_error, &e)?)),
             })
         })

@@ -91,3 +91,10 @@ def test_native_awaitable_checks_arguments_and_shutdown(calc):
 
     with pytest.raises(RuntimeError, match="after shutdown"):
         asyncio.run(late())
+
+
+def test_native_awaitable_converts_results_as_submit_does(ex, echo):
+    async def main():
+        return await ex.call(echo.swap, ("a", 3)), await ex.call(echo.echo_point, {"x": 1, "y": 2, "label": ""})
+
+    assert asyncio.run(main()) == ((3, "a"), {"x": 1, "y": 2, "label": ""})

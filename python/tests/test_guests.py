@@ -56,8 +56,11 @@ def test_values_both_ways(echo):
     assert echo.echo_point({"x": 1, "y": -2, "label": "p"}) == {"x": 1, "y": -2, "label": "p"}
     assert echo.maybe_double(None) is None
     assert echo.maybe_double(21) == 42
-    assert echo.swap(("a", 3)) == [3, "a"]
-    assert echo.swap(["b", 4]) == [4, "b"]
+    assert echo.swap(("a", 3)) == (3, "a")
+    assert echo.swap(["b", 4]) == (4, "b")
+    extremes = echo.extremes()
+    assert type(extremes) is tuple and len(extremes) == 6
+    assert extremes[0] == 2**64 - 1 and extremes[2] == -128
     assert echo.sum([1.5, 2.5]) == pytest.approx(4.0)
     assert echo.upper("héllo") == "HÉLLO"
     assert echo.negate(True) is False
