@@ -40,6 +40,19 @@ bench *args:
     cargo bench -p wpool --bench micro
     cargo build --release -p wpool-cli
     cargo run --release -p wpool-bench -- {{args}}
+    bash bench/python/run_executor_bench.sh
+
+# The Python package's side-by-side bench alone (WasmPoolExecutor vs Python 3.14's executors).
+bench-python *args:
+    bash bench/python/run_executor_bench.sh {{args}}
+
+# The cluster's end-to-end tests alone (real nats-server and `wpool worker` processes).
+test-cluster:
+    cargo test -p wpool-cli --test cluster
+
+# The Python package's tests alone (maturin build, venv under target/, pytest).
+test-python *args:
+    bash python/test.sh {{args}}
 
 # What CI runs (.ci/run).
 ci:
