@@ -219,3 +219,82 @@ async fn concurrent_shutdowns_all_wait_for_the_workers() {
         assert!(t.await.is_ok());
     }
 }
+
+/// A task's state as a `concurrent.futures` executor keeps it: the start
+/// hook moves it from queued to running, a cancel from queued to
+/// cancelled; whichever comes first wins.
+struct StartState(std::sync::atomic::AtomicU8);
+
+impl StartState {
+    const QUEUED: u8 = 0;
+    const RUNNING: u8 = 1;
+    const CANCELLED: u8 = 2;
+
+    fn swap(&self, to: u8) -> bool {
+        use std::sync::atomic::Ordering::{AcqRel, Acquire};
+        self.0
+            .compare_exchange(Self::QUEUED, to, AcqRel, Acquire)
+            .is_ok()
+    }
+
+    fn get(&self) -> u8 {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+/// `TaskOptions::on_start` decides, race-free, between running and
+/// cancelled: on one worker, a first task's hook holds the worker until the
+/// test has tried to cancel every task. The running one cannot be cancelled
+/// and its result arrives; the queued one is cancelled there, never runs,
+/// and fails with `Cancelled`; the next one runs normally.
+#[tokio::test]
+async fn the_start_hook_decides_between_running_and_cancelled() {
+    use std::sync::{Arc, Barrier};
+    let pool = pool(1, Duration::from_secs(30));
+    let calc = pool.load(Guest::builtin("heavy_calc")).unwrap();
+    let counter = pool.load(Guest::bytes("counter", COUNTER)).unwrap();
+    let states: Vec<Arc<StartState>> = (0..3).map(|_| Arc::new(StartState(0.into()))).collect();
+    let (started, release) = (Arc::new(Barrier::new(2)), Arc::new(Barrier::new(2)));
+    let options = |i: usize| {
+        let (state, started, release) = (states[i].clone(), started.clone(), release.clone());
+        wpool::TaskOptions::new().on_start(move || {
+            let running = state.swap(StartState::RUNNING);
+            if i == 0 {
+                started.wait(); // the test now tries to cancel every task
+                release.wait();
+            }
+            running
+        })
+    };
+    let first = pool.enqueue_with(&calc, "heavy-calc", 1_000u64, options(0));
+    let first = first.await.unwrap();
+    let doomed = pool
+        .enqueue_with(&counter, "bump", (), options(1))
+        .await
+        .unwrap();
+    let last = pool
+        .enqueue_with(&counter, "bump", (), options(2))
+        .await
+        .unwrap();
+
+    started.wait();
+    assert_eq!(states[0].get(), StartState::RUNNING);
+    assert!(
+        !states[0].swap(StartState::CANCELLED),
+        "a running task is not cancellable"
+    );
+    assert!(states[1].swap(StartState::CANCELLED), "a queued task is");
+    release.wait();
+
+    assert_eq!(first.await.unwrap().value.as_u64(), Some(heavy_calc(1_000)));
+    let cancelled = doomed.await.unwrap_err();
+    assert_eq!(cancelled.kind(), ErrorKind::Cancelled, "{cancelled}");
+    assert_eq!(states[1].get(), StartState::CANCELLED);
+    let after = last.await.unwrap();
+    assert_eq!(states[2].get(), StartState::RUNNING);
+    assert_eq!(
+        after.value.as_i64(),
+        Some(1),
+        "the cancelled task never ran"
+    );
+}

@@ -12,7 +12,7 @@ use crate::engine::Runtime;
 use crate::error::{BuildError, ErrorKind, LoadError, TaskError};
 use crate::exec;
 use crate::guest::{Guest, Inspection, LoadedGuest};
-use crate::task::{Output, Queued, TaskOptions};
+use crate::task::{Output, Queued, StartHook, TaskOptions};
 use crate::value::IntoArgs;
 use crate::worker::{Job, TaskInfo, Worker};
 
@@ -189,8 +189,10 @@ impl Pool {
         let pool = self.clone();
         async move {
             let call = prepared?;
-            pool.enqueue(task, move |worker, task| exec::dynamic(worker, task, call))
-                .await
+            pool.enqueue(task, options.on_start, move |worker, task| {
+                exec::dynamic(worker, task, call)
+            })
+            .await
         }
     }
 
@@ -233,13 +235,15 @@ impl Pool {
         task: TaskInfo,
         f: impl FnOnce(&mut Worker, &TaskInfo) -> Result<R, TaskError> + Send + 'static,
     ) -> Result<R, TaskError> {
-        self.enqueue(task, f).await?.await
+        self.enqueue(task, None, f).await?.await
     }
 
-    /// Queues a job, waiting while the queue is full.
+    /// Queues a job, waiting while the queue is full. `on_start` may cancel
+    /// it when a worker picks it up ([`TaskOptions::on_start`]).
     async fn enqueue<R: Send + 'static>(
         &self,
         task: TaskInfo,
+        on_start: Option<StartHook>,
         f: impl FnOnce(&mut Worker, &TaskInfo) -> Result<R, TaskError> + Send + 'static,
     ) -> Result<Queued<R>, TaskError> {
         let (tx, rx) = oneshot::channel();
@@ -247,6 +251,12 @@ impl Pool {
         let job: Job = Box::new(move |worker: &mut Worker| {
             if tx.is_closed() {
                 return; // the caller dropped the task before it started
+            }
+            if on_start.is_some_and(|start| !start()) {
+                let _ = tx.send(Err(
+                    info.error(ErrorKind::Cancelled, "was cancelled before it started")
+                ));
+                return;
             }
             let _ = tx.send(f(worker, &info));
         });

@@ -1,6 +1,7 @@
 //! What a task gives back: its [`Output`], the [`Queued`] future of a task
 //! in the queue, and per-task [`TaskOptions`].
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -49,12 +50,18 @@ impl<R> std::fmt::Debug for Queued<R> {
     }
 }
 
-/// Options for one task ([`Pool::submit_with`]).
-#[derive(Debug, Clone, Default)]
+/// Called on the worker that picked a task up, right before it runs
+/// ([`TaskOptions::on_start`]).
+pub(crate) type StartHook = Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// Options for one task ([`Pool::submit_with`], [`Pool::enqueue_with`]).
+#[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct TaskOptions {
     /// Wall-clock limit for this task, instead of the pool's.
     pub timeout: Option<Duration>,
+    /// See [`TaskOptions::on_start`].
+    pub(crate) on_start: Option<StartHook>,
 }
 
 impl TaskOptions {
@@ -67,6 +74,62 @@ impl TaskOptions {
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
+    }
+
+    /// Calls `hook` on the worker thread that picks the task up, right
+    /// before the task runs: the moment it stops being cancellable.
+    /// Returning `false` cancels it there instead: it never runs and its
+    /// future fails with [`ErrorKind::Cancelled`].
+    ///
+    /// This gives a submitter a race-free choice between "started" and
+    /// "cancelled" (what `concurrent.futures.Future.set_running_or_notify_cancel`
+    /// needs), which dropping the future cannot: a drop that races with the
+    /// worker may lose. `hook` is called at most once per task, and not at
+    /// all for a task dropped (or never queued) before a worker took it. It
+    /// runs on a worker thread: keep it short and never block in it. Clones
+    /// of these options share it. A task without a hook pays nothing.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU8, Ordering};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// const QUEUED: u8 = 0;
+    /// const RUNNING: u8 = 1;
+    /// const CANCELLED: u8 = 2;
+    /// let pool = wpool::Pool::builder().workers(1).build()?;
+    /// let calc = pool.load(wpool::Guest::builtin("heavy_calc"))?;
+    ///
+    /// let state = Arc::new(AtomicU8::new(QUEUED));
+    /// let gate = state.clone();
+    /// let options = wpool::TaskOptions::new().on_start(move || {
+    ///     gate.compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+    ///         .is_ok()
+    /// });
+    /// let task = pool.enqueue_with(&calc, "heavy-calc", 1_000u64, options).await?;
+    /// // Elsewhere, cancelling succeeds only while the task is still queued:
+    /// let cancelled = state
+    ///     .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+    ///     .is_ok();
+    /// match task.await {
+    ///     Ok(output) => assert!(!cancelled && output.value.as_u64() == Some(2_001)),
+    ///     Err(e) => assert!(cancelled && e.kind() == wpool::ErrorKind::Cancelled),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn on_start(mut self, hook: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+        self.on_start = Some(Arc::new(hook));
+        self
+    }
+}
+
+impl std::fmt::Debug for TaskOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskOptions")
+            .field("timeout", &self.timeout)
+            .field("on_start", &self.on_start.as_ref().map(|_| "Fn"))
+            .finish()
     }
 }
 
