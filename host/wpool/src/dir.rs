@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use crate::error::{LoadError, chain};
+use crate::error::{LoadError, error_chain};
 use crate::grants::Grants;
 use crate::guest::{Guest, LoadedGuest};
 use crate::pool::Pool;
@@ -188,7 +188,7 @@ impl GuestDir {
                 Ok(guest)
             }
             Err(err) => {
-                let problem = chain(&err);
+                let problem = error_chain(&err);
                 tracing::warn!(
                     guest = name,
                     "`{}` does not load{}: {problem}",

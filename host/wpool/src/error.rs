@@ -17,8 +17,18 @@ pub(crate) fn wasmtime_source(e: wasmtime::Error) -> ErrorSource {
     e.into_boxed_dyn_error()
 }
 
-/// An error and its sources, joined by `: `.
-pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+/// An error and its sources, joined by `: ` (what `anyhow` prints with
+/// `{:#}`): the whole story of a [`LoadError`] or [`BuildError`] on one line.
+///
+/// ```
+/// let pool = wpool::Pool::builder().workers(1).no_cache().build()?;
+/// let err = pool.load(wpool::Guest::bytes("junk", "(module (func $f (foo)))")).unwrap_err();
+/// assert_eq!(err.to_string(), "cannot compile guest `junk`");
+/// let text = wpool::error_chain(&err);
+/// assert!(text.starts_with("cannot compile guest `junk`: "), "and why: {text}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(e) = source {

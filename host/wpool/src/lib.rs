@@ -86,7 +86,7 @@ mod worker;
 pub use builder::PoolBuilder;
 pub use cache::CacheStatus;
 pub use dir::GuestDir;
-pub use error::{BuildError, CallError, ErrorKind, ErrorSource, LoadError, TaskError};
+pub use error::{BuildError, CallError, ErrorKind, ErrorSource, LoadError, TaskError, error_chain};
 pub use function::Function;
 pub use grants::{Access, DirGrant, Grants};
 pub use guest::{Guest, GuestKind, Import, Inspection, LoadedGuest};

@@ -238,7 +238,7 @@ impl Worker {
             self.abort.clone(),
             command.map(|io| (&*guest.inner.name, io, self.limits.output)),
         )
-        .map_err(|e| SlotError(ErrorKind::Trap, crate::error::chain(&e)))?;
+        .map_err(|e| SlotError(ErrorKind::Trap, crate::error::error_chain(&e)))?;
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         // Bounds what lifting a result may allocate on the host: a dynamic
