@@ -7,7 +7,8 @@
 //! ([`crate::complete`]).
 
 use std::pin::Pin;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -30,21 +31,42 @@ pub(crate) struct PyPool {
     make_error: Py<PyAny>,
 }
 
-/// Where a submitted task is: cancelling it drops the task if no worker
-/// has started it yet.
+/// A submitted task's state, shared with its worker: it moves from
+/// [`QUEUED`] to [`RUNNING`] when a worker starts it (wpool's start hook) or
+/// to [`CANCELLED`] when Python cancels it first; whichever comes first wins.
+type TaskState = Arc<AtomicU8>;
+const QUEUED: u8 = 0;
+const RUNNING: u8 = 1;
+const CANCELLED: u8 = 2;
+
+/// Where a submitted task is: `cancel` stops it only while it is queued.
 #[pyclass(name = "TaskHandle", module = "wpool._wpool", frozen)]
 pub(crate) struct TaskHandle {
-    abort: Option<AbortHandle>,
+    abort: AbortHandle,
+    state: TaskState,
 }
 
 #[pymethods]
 impl TaskHandle {
-    /// Drops the task: a task still in the queue never runs; one already
-    /// running finishes on its worker and its result is discarded.
-    fn cancel(&self) {
-        if let Some(abort) = &self.abort {
-            abort.abort();
+    /// Cancels the task if no worker has started it (it then never runs)
+    /// and says whether it is cancelled; `False` once a worker started it.
+    fn cancel(&self) -> bool {
+        match self
+            .state
+            .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => {
+                self.abort.abort();
+                true
+            }
+            Err(now) => now == CANCELLED,
         }
+    }
+
+    /// Whether a worker has started the task (it may have finished since).
+    #[getter]
+    fn started(&self) -> bool {
+        self.state.load(Ordering::Acquire) == RUNNING
     }
 }
 
@@ -159,7 +181,7 @@ impl PyPool {
         .grants(grants);
         let pool = self.pool.clone();
         let loaded = py.detach(move || pool.load(guest)).map_err(|e| {
-            let text = error_chain(&e);
+            let text = wpool::error_chain(&e);
             match e {
                 wpool::LoadError::Read { source, .. } => {
                     pyo3::exceptions::PyOSError::new_err((source.raw_os_error().unwrap_or(0), text))
@@ -184,7 +206,13 @@ impl PyPool {
         future: Py<PyAny>,
         timeout: Option<f64>,
     ) -> PyResult<TaskHandle> {
-        let task = self.start(guest, func, args, timeout)?;
+        let state = TaskState::default();
+        let gate = state.clone();
+        let options = TaskOptions::new().on_start(move || {
+            gate.compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        });
+        let task = self.start(guest, func, args, timeout, options)?;
         let shape = guest.shape(func);
         let tx = self.completions.clone();
         let join = pyo3_async_runtimes::tokio::get_runtime().spawn(async move {
@@ -196,7 +224,8 @@ impl PyPool {
             });
         });
         Ok(TaskHandle {
-            abort: Some(join.abort_handle()),
+            abort: join.abort_handle(),
+            state,
         })
     }
 
@@ -212,7 +241,7 @@ impl PyPool {
         args: &Bound<'py, PyTuple>,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let task = self.start(guest, func, args, timeout)?;
+        let task = self.start(guest, func, args, timeout, TaskOptions::new())?;
         let make_error = self.make_error.clone_ref(py);
         let shape = guest.shape(func);
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
@@ -263,9 +292,9 @@ impl PyPool {
         func: &str,
         args: &Bound<'_, PyTuple>,
         timeout: Option<f64>,
+        mut options: TaskOptions,
     ) -> PyResult<impl Future<Output = Result<Output, TaskError>> + Send + 'static + use<>> {
         let values = guest.convert_args(func, args)?;
-        let mut options = TaskOptions::new();
         if let Some(t) = timeout {
             options = options.timeout(seconds("timeout", t)?);
         }
@@ -291,15 +320,4 @@ impl PyPool {
             }
         })
     }
-}
-
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
 }

@@ -8,6 +8,9 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import Executor, Future
 from concurrent.futures import wait as _wait_all
+from concurrent.futures._base import CANCELLED as _CANCELLED
+from concurrent.futures._base import PENDING as _PENDING
+from concurrent.futures._base import RUNNING as _RUNNING
 from typing import Any
 
 from . import _wpool
@@ -18,27 +21,49 @@ __all__ = ["WasmPoolExecutor", "default_executor"]
 
 
 class _TaskFuture(Future):
-    """A `concurrent.futures.Future` whose cancellation reaches the pool."""
+    """A `concurrent.futures.Future` whose state follows its pool task.
+
+    A worker starting the task is recorded in Rust (an atomic, no GIL); the
+    future shows it as RUNNING when asked (`running()`, `cancel()`, repr).
+    """
 
     _wpool_handle: Any = None
 
-    def cancel(self) -> bool:
-        """Cancels the task unless it has finished.
+    def _sync_running(self) -> None:
+        """Moves a PENDING future whose task a worker started to RUNNING."""
+        handle = self._wpool_handle
+        if handle is not None and handle.started:
+            with self._condition:
+                if self._state == _PENDING:
+                    self._state = _RUNNING
 
-        A task still in the queue never runs. One that a worker has already
-        started runs to its end there (or to its timeout) and its result is
-        discarded: wasm cannot be interrupted from outside without
-        interrupting the whole worker.
+    def cancel(self) -> bool:
+        """Cancels the task if no worker has started it: it then never runs.
+
+        Returns ``False`` for a task that is running or finished, as
+        `concurrent.futures` does: its result still arrives.
         """
+        handle = self._wpool_handle
+        if handle is not None and not handle.cancel():
+            self._sync_running()
+            return False
         if not super().cancel():
             return False
-        handle = self._wpool_handle
-        if handle is not None:
-            handle.cancel()
-        # Wake `concurrent.futures.wait`/`as_completed` waiters, as a
-        # ThreadPoolExecutor does when its worker picks a cancelled item up.
-        self.set_running_or_notify_cancel()
+        with self._condition:
+            if self._state == _CANCELLED:
+                # Wake `concurrent.futures.wait`/`as_completed` waiters, as a
+                # ThreadPoolExecutor does when its worker picks the item up.
+                self.set_running_or_notify_cancel()
         return True
+
+    def running(self) -> bool:
+        """Whether a worker is running the task now."""
+        self._sync_running()
+        return super().running()
+
+    def __repr__(self) -> str:
+        self._sync_running()
+        return super().__repr__()
 
 
 class WasmPoolExecutor(Executor):
@@ -173,8 +198,8 @@ class WasmPoolExecutor(Executor):
         """Refuses new tasks, then (with ``wait``) waits for every submitted
         task and for the workers to exit.
 
-        ``cancel_futures=True`` cancels every task not yet finished first:
-        queued ones never run.
+        ``cancel_futures=True`` first cancels every task no worker has
+        started (they never run); running ones finish.
         """
         with self._lock:
             self._shutdown = True

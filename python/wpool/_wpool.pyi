@@ -23,7 +23,11 @@ class TaskInfo:
 
 @final
 class TaskHandle:
-    def cancel(self) -> None: ...
+    def cancel(self) -> bool:
+        """Cancels the task unless a worker started it; whether it is cancelled."""
+    @property
+    def started(self) -> bool:
+        """Whether a worker has started the task."""
 
 @final
 class Guest:
