@@ -1,9 +1,16 @@
 //! The completer: one thread per pool that sets the results of finished
 //! tasks on their `concurrent.futures.Future`s, attaching to the interpreter
 //! once per batch. Wasm worker threads never touch Python.
+//!
+//! Every submitted [`Task`] is its own waker: `submit` polls it once (which
+//! queues it in wpool and registers the waker), and when its worker replies
+//! the wake hands the task to the completer thread, which polls it to its
+//! result. No tokio task and no extra thread hop per task.
 
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, mpsc};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
 
 use pyo3::prelude::*;
@@ -15,15 +22,131 @@ use crate::{EXITING, monotonic};
 /// How many finished tasks the completer handles per GIL acquisition.
 const BATCH: usize = 512;
 
-/// A finished task on its way to its Python future.
-pub(crate) struct Completion {
-    pub(crate) future: Py<PyAny>,
-    pub(crate) result: Result<Output, TaskError>,
-    /// Where the result has tuples.
-    pub(crate) shape: Option<Arc<Shape>>,
+/// A task's state ([`Task::state`]): queued until a worker starts it
+/// (wpool's start hook) or Python cancels it, whichever comes first.
+pub(crate) const QUEUED: u8 = 0;
+pub(crate) const RUNNING: u8 = 1;
+pub(crate) const CANCELLED: u8 = 2;
+
+type Reply = Pin<Box<dyn Future<Output = Result<Output, TaskError>> + Send>>;
+
+/// A finished task's Python future (unless already taken) and result.
+type Finished = (Option<Py<PyAny>>, Result<Output, TaskError>);
+
+/// Where a task's reply is.
+enum Run {
+    Waiting(Reply),
+    Done(Result<Output, TaskError>),
+    Taken,
 }
 
-/// When and where a task ran, set as `future.wpool_info` before its result.
+struct Slot {
+    run: Run,
+    /// The Python future, until the completer takes it (so that the
+    /// future → handle → task → future cycle is broken once it finishes).
+    future: Option<Py<PyAny>>,
+}
+
+/// One submitted task, shared by its `TaskHandle`, its worker's start hook
+/// and the completer.
+pub(crate) struct Task {
+    /// [`QUEUED`], [`RUNNING`] or [`CANCELLED`].
+    pub(crate) state: AtomicU8,
+    /// Set before its future gets its result.
+    pub(crate) info: OnceLock<TaskInfo>,
+    slot: Mutex<Slot>,
+    /// Where the result has tuples.
+    shape: Option<Arc<Shape>>,
+    ready: mpsc::Sender<Arc<Task>>,
+}
+
+impl Task {
+    pub(crate) fn new(
+        future: Py<PyAny>,
+        shape: Option<Arc<Shape>>,
+        ready: mpsc::Sender<Arc<Task>>,
+    ) -> Arc<Task> {
+        Arc::new(Task {
+            state: AtomicU8::new(QUEUED),
+            info: OnceLock::new(),
+            slot: Mutex::new(Slot {
+                run: Run::Taken,
+                future: Some(future),
+            }),
+            shape,
+            ready,
+        })
+    }
+
+    /// Moves a queued task to running; false once it is cancelled.
+    pub(crate) fn start(&self) -> bool {
+        self.state
+            .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// Gives the task its reply and polls it once (on the submitting
+    /// thread: this queues it in wpool when there is room).
+    pub(crate) fn begin(self: &Arc<Self>, reply: Reply) {
+        let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        slot.run = Run::Waiting(reply);
+        if let Some(result) = self.poll(&mut slot) {
+            slot.run = Run::Done(result);
+            drop(slot);
+            let _ = self.ready.send(self.clone());
+        }
+    }
+
+    fn poll(self: &Arc<Self>, slot: &mut Slot) -> Option<Result<Output, TaskError>> {
+        let Run::Waiting(reply) = &mut slot.run else {
+            return None;
+        };
+        let waker = Waker::from(self.clone());
+        match reply.as_mut().poll(&mut Context::from_waker(&waker)) {
+            Poll::Ready(result) => Some(result),
+            Poll::Pending => None,
+        }
+    }
+
+    /// On the completer: the result and future of a task whose reply came,
+    /// or `None` (not yet, or already taken).
+    fn finish(self: &Arc<Self>) -> Option<Finished> {
+        let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        let result = match std::mem::replace(&mut slot.run, Run::Taken) {
+            Run::Done(result) => result,
+            Run::Waiting(reply) => {
+                slot.run = Run::Waiting(reply);
+                let result = self.poll(&mut slot)?;
+                slot.run = Run::Taken;
+                result
+            }
+            Run::Taken => return None,
+        };
+        if let Ok(output) = &result {
+            let _ = self.info.set(TaskInfo {
+                task: output.task,
+                worker: output.worker,
+                started: monotonic(output.started),
+                elapsed: output.elapsed.as_secs_f64(),
+            });
+        }
+        Some((slot.future.take(), result))
+    }
+}
+
+impl Wake for Task {
+    fn wake(self: Arc<Self>) {
+        let ready = self.ready.clone();
+        let _ = ready.send(self);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let _ = self.ready.send(self.clone());
+    }
+}
+
+/// When and where a task ran (`future.wpool_info`, made when asked).
+#[derive(Clone)]
 #[pyclass(name = "TaskInfo", module = "wpool._wpool", frozen, get_all)]
 pub(crate) struct TaskInfo {
     /// The pool-wide task number.
@@ -69,30 +192,32 @@ pub(crate) fn task_error<'py>(
     ))
 }
 
-/// Runs until every sender (the pool and its in-flight tasks) is gone.
-pub(crate) fn complete_loop(rx: mpsc::Receiver<Completion>, make_error: Py<PyAny>) {
+/// Runs until every sender (the pool and its unfinished tasks) is gone.
+pub(crate) fn complete_loop(rx: mpsc::Receiver<Arc<Task>>, make_error: Py<PyAny>) {
+    let mut batch = Vec::with_capacity(64);
     while let Ok(first) = rx.recv() {
-        let mut batch = Vec::with_capacity(16);
-        batch.push(first);
+        batch.extend(first.finish().map(|done| (first, done)));
         while batch.len() < BATCH {
             match rx.try_recv() {
-                Ok(c) => batch.push(c),
+                Ok(task) => batch.extend(task.finish().map(|done| (task, done))),
                 Err(_) => break,
             }
         }
-        if EXITING.load(Ordering::Acquire) {
-            // The interpreter is going away: touch nothing of it.
-            std::mem::forget(batch);
+        if batch.is_empty() {
             continue;
         }
-        let mut batch = Some(batch);
+        if EXITING.load(Ordering::Acquire) {
+            // The interpreter is going away: touch nothing of it.
+            std::mem::forget(std::mem::take(&mut batch));
+            continue;
+        }
         let attached = Python::try_attach(|py| {
-            for completion in batch.take().into_iter().flatten() {
-                complete(py, completion, &make_error);
+            for (task, (future, result)) in batch.drain(..) {
+                complete(py, &task, future, result, &make_error);
             }
         });
         if attached.is_none() {
-            std::mem::forget(batch);
+            std::mem::forget(std::mem::take(&mut batch));
         }
     }
     if EXITING.load(Ordering::Acquire) || Python::try_attach(|_| ()).is_none() {
@@ -100,23 +225,23 @@ pub(crate) fn complete_loop(rx: mpsc::Receiver<Completion>, make_error: Py<PyAny
     }
 }
 
-/// Sets one future's result or exception (ignoring a future cancelled
-/// meanwhile).
-fn complete(py: Python<'_>, completion: Completion, make_error: &Py<PyAny>) {
-    let future = completion.future.bind(py);
-    let outcome = match completion.result {
-        Ok(output) => {
-            convert::to_py(py, &output.value, completion.shape.as_deref()).and_then(|value| {
-                let info = TaskInfo {
-                    task: output.task,
-                    worker: output.worker,
-                    started: monotonic(output.started),
-                    elapsed: output.elapsed.as_secs_f64(),
-                };
-                future.setattr(pyo3::intern!(py, "wpool_info"), info)?;
-                future.call_method1(pyo3::intern!(py, "set_result"), (value,))
-            })
-        }
+/// Sets one future's result or exception (not for a task Python cancelled,
+/// nor a future cancelled meanwhile).
+fn complete(
+    py: Python<'_>,
+    task: &Task,
+    future: Option<Py<PyAny>>,
+    result: Result<Output, TaskError>,
+    make_error: &Py<PyAny>,
+) {
+    let Some(future) = future else { return };
+    if task.state.load(Ordering::Acquire) == CANCELLED {
+        return; // its future is cancelled, or is being
+    }
+    let future = future.bind(py);
+    let outcome = match result {
+        Ok(output) => convert::to_py(py, &output.value, task.shape.as_deref())
+            .and_then(|value| future.call_method1(pyo3::intern!(py, "set_result"), (value,))),
         Err(e) => task_error(py, make_error, &e)
             .and_then(|exc| future.call_method1(pyo3::intern!(py, "set_exception"), (exc,))),
     };

@@ -2,12 +2,12 @@
 //! `concurrent.futures.Future`s.
 //!
 //! Submitting converts the arguments under the GIL, queues the task without
-//! waiting, and returns at once. A task's reply travels from its worker
-//! thread through a tokio task to the pool's completer thread
-//! ([`crate::complete`]).
+//! waiting, and returns at once. A task's reply wakes the pool's completer
+//! thread directly ([`crate::complete`]); the native awaitable (`call`) goes
+//! through pyo3-async-runtimes' tokio instead.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
@@ -15,10 +15,9 @@ use futures::FutureExt;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
-use tokio::task::AbortHandle;
 use wpool::{ErrorKind, Grants, Guest, InstanceMode, Output, Pool, Queued, TaskError, TaskOptions};
 
-use crate::complete::{Completion, complete_loop, task_error};
+use crate::complete::{CANCELLED, QUEUED, RUNNING, Task, TaskInfo, complete_loop, task_error};
 use crate::convert;
 use crate::guest::PyGuest;
 
@@ -26,24 +25,16 @@ use crate::guest::PyGuest;
 #[pyclass(name = "Pool", module = "wpool._wpool", frozen)]
 pub(crate) struct PyPool {
     pool: Pool,
-    completions: mpsc::Sender<Completion>,
+    /// Tasks whose reply came, for the completer thread.
+    ready: mpsc::Sender<Arc<Task>>,
     /// `wpool._errors._make_error`.
     make_error: Py<PyAny>,
 }
 
-/// A submitted task's state, shared with its worker: it moves from
-/// [`QUEUED`] to [`RUNNING`] when a worker starts it (wpool's start hook) or
-/// to [`CANCELLED`] when Python cancels it first; whichever comes first wins.
-type TaskState = Arc<AtomicU8>;
-const QUEUED: u8 = 0;
-const RUNNING: u8 = 1;
-const CANCELLED: u8 = 2;
-
 /// Where a submitted task is: `cancel` stops it only while it is queued.
 #[pyclass(name = "TaskHandle", module = "wpool._wpool", frozen)]
 pub(crate) struct TaskHandle {
-    abort: AbortHandle,
-    state: TaskState,
+    task: Arc<Task>,
 }
 
 #[pymethods]
@@ -51,14 +42,13 @@ impl TaskHandle {
     /// Cancels the task if no worker has started it (it then never runs)
     /// and says whether it is cancelled; `False` once a worker started it.
     fn cancel(&self) -> bool {
-        match self
-            .state
-            .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => {
-                self.abort.abort();
-                true
-            }
+        match self.task.state.compare_exchange(
+            QUEUED,
+            CANCELLED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => true,
             Err(now) => now == CANCELLED,
         }
     }
@@ -66,7 +56,13 @@ impl TaskHandle {
     /// Whether a worker has started the task (it may have finished since).
     #[getter]
     fn started(&self) -> bool {
-        self.state.load(Ordering::Acquire) == RUNNING
+        self.task.state.load(Ordering::Acquire) == RUNNING
+    }
+
+    /// When and where it ran, once it succeeded.
+    #[getter]
+    fn info(&self) -> Option<TaskInfo> {
+        self.task.info.get().cloned()
     }
 }
 
@@ -122,7 +118,7 @@ impl PyPool {
         let pool = builder
             .build()
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let (completions, rx) = mpsc::channel();
+        let (ready, rx) = mpsc::channel();
         let for_completer = make_error.clone_ref(py);
         std::thread::Builder::new()
             .name("wpool-complete".into())
@@ -132,7 +128,7 @@ impl PyPool {
             })?;
         Ok(PyPool {
             pool,
-            completions,
+            ready,
             make_error,
         })
     }
@@ -206,27 +202,12 @@ impl PyPool {
         future: Py<PyAny>,
         timeout: Option<f64>,
     ) -> PyResult<TaskHandle> {
-        let state = TaskState::default();
-        let gate = state.clone();
-        let options = TaskOptions::new().on_start(move || {
-            gate.compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-        });
-        let task = self.start(guest, func, args, timeout, options)?;
-        let shape = guest.shape(func);
-        let tx = self.completions.clone();
-        let join = pyo3_async_runtimes::tokio::get_runtime().spawn(async move {
-            let result = task.await;
-            let _ = tx.send(Completion {
-                future,
-                result,
-                shape,
-            });
-        });
-        Ok(TaskHandle {
-            abort: join.abort_handle(),
-            state,
-        })
+        let task = Task::new(future, guest.shape(func), self.ready.clone());
+        let gate = task.clone();
+        let options = TaskOptions::new().on_start(move || gate.start());
+        let reply = self.start(guest, func, args, timeout, options)?;
+        task.begin(Box::pin(reply));
+        Ok(TaskHandle { task })
     }
 
     /// Queues a call of `func` and returns an asyncio awaitable of its

@@ -19,6 +19,9 @@ from ._guest import Export, Guest
 
 __all__ = ["WasmPoolExecutor", "default_executor"]
 
+# A future's `_state` while it may still change (it only moves forward).
+_UNFINISHED = frozenset((_PENDING, _RUNNING))
+
 
 class _TaskFuture(Future):
     """A `concurrent.futures.Future` whose state follows its pool task.
@@ -65,6 +68,17 @@ class _TaskFuture(Future):
         self._sync_running()
         return super().__repr__()
 
+    @property
+    def wpool_info(self) -> _wpool.TaskInfo:
+        """When and where the task ran (task number, worker, start time on
+        the ``time.monotonic()`` clock, elapsed seconds), once it succeeded:
+        before that, `AttributeError`."""
+        handle = self._wpool_handle
+        info = handle.info if handle is not None else None
+        if info is None:
+            raise AttributeError("wpool_info: the task has not succeeded")
+        return info
+
 
 class WasmPoolExecutor(Executor):
     """An executor whose workers run WebAssembly guests, isolated.
@@ -82,7 +96,7 @@ class WasmPoolExecutor(Executor):
 
     A failed task raises a `wpool.TaskError` subclass (`Timeout`, `Trap`,
     `MemoryLimit`, …) from its future; the pool carries on. Every future
-    also gets ``future.wpool_info`` (task number, worker, start time on the
+    also has ``future.wpool_info`` (task number, worker, start time on the
     ``time.monotonic()`` clock, elapsed seconds) once it succeeds.
     """
 
@@ -101,7 +115,10 @@ class WasmPoolExecutor(Executor):
         self._guests: dict[tuple, _wpool.Guest] = {}  # by what was loaded
         self._by_guest: dict[Guest, _wpool.Guest] = {}  # by Guest object, for speed
         self._lock = threading.Lock()
-        self._live: set[Future] = set()
+        # Submitted futures, finished ones pruned now and then (cheaper per
+        # task than a set and a done-callback).
+        self._live: list[_TaskFuture] = []
+        self._prune_at = 1024
         self._shutdown = False
 
     @property
@@ -145,9 +162,17 @@ class WasmPoolExecutor(Executor):
             if self._shutdown:
                 raise RuntimeError("cannot schedule new futures after shutdown")
             future._wpool_handle = self._pool.submit(loaded, fn._wit_name, args, future)
-            self._live.add(future)
-        future.add_done_callback(self._live.discard)
+            live = self._live
+            live.append(future)
+            if len(live) >= self._prune_at:
+                self._prune()
         return future
+
+    def _prune(self) -> None:
+        """Drops finished futures from `_live` (under `_lock`): amortised
+        O(1) per submit, as the list at least doubles between prunes."""
+        self._live = [f for f in self._live if f._state in _UNFINISHED]
+        self._prune_at = max(1024, 2 * len(self._live))
 
     async def call(self, fn: Export, /, *args: Any, **kwargs: Any) -> Any:
         """Runs ``fn(*args, **kwargs)`` on the pool and awaits its result.
@@ -203,7 +228,8 @@ class WasmPoolExecutor(Executor):
         """
         with self._lock:
             self._shutdown = True
-            live = list(self._live)
+            live = [f for f in self._live if f._state in _UNFINISHED]
+            self._live = []
         if cancel_futures:
             for f in live:
                 f.cancel()

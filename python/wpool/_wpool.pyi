@@ -28,6 +28,9 @@ class TaskHandle:
     @property
     def started(self) -> bool:
         """Whether a worker has started the task."""
+    @property
+    def info(self) -> TaskInfo | None:
+        """When and where it ran, once it succeeded."""
 
 @final
 class Guest:
