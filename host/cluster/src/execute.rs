@@ -7,8 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::AckKind;
+use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::jetstream::message::{Message, PublishMessage};
 use async_nats::jetstream::object_store::ObjectStore;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use tokio::sync::{Mutex, OnceCell};
 use wpool::{Grants, Guest, LoadedGuest, Pool, TaskOptions};
 
@@ -16,7 +19,7 @@ use crate::cluster::Cluster;
 use crate::error::ClusterError;
 use crate::names;
 use crate::objects;
-use crate::wire::{self, GuestRef, Limits, ResultMsg, TaskMsg, WireOutcome};
+use crate::wire::{self, Entry, GuestRef, Limits, ResultMsg, TaskMsg, WireOutcome};
 
 /// What every task on one worker process shares.
 pub(crate) struct Executor {
@@ -54,11 +57,14 @@ impl Executor {
         }
     }
 
-    /// Handles one delivery, down to its acknowledgement; `slot` is
-    /// released as soon as the task has run (storing its result and
-    /// acknowledging it need no worker thread). Errors are of the cluster
-    /// (the result could not be stored): the task is then left
-    /// unacknowledged, and JetStream delivers it again.
+    /// Handles one delivery (one or more tasks), down to its
+    /// acknowledgement. Its tasks go to the local pool at once, so a batch
+    /// spreads over every slot; `slot` is released once they have all run.
+    /// Results are published as they finish, a few at a time (within
+    /// [`RESULT_LINGER`]), and the message is acknowledged once every
+    /// result is stored. Errors are of the cluster (a result could not be
+    /// stored): the message is then left unacknowledged, and JetStream
+    /// delivers it again.
     pub(crate) async fn handle(&self, message: Message, slot: Slot) -> Result<(), ClusterError> {
         let deliveries = message.info().map_or(1, |info| info.delivered.max(1));
         let task: TaskMsg = match serde_json::from_slice(&message.payload) {
@@ -70,71 +76,115 @@ impl Executor {
             }
         };
         let deliveries = u64::try_from(deliveries).unwrap_or(1);
-        let started = Instant::now();
-        let (worker, outcome, ran) = if deliveries > names::MAX_DELIVERIES as u64 {
-            let message = format!(
-                "task {} was delivered {} times and no worker finished it (each died or \
-                 vanished while running it); not run again",
-                task.index,
-                deliveries - 1
-            );
-            tracing::warn!("{message}");
-            (
-                None,
-                WireOutcome::Err {
+        let mut out = Outbox::new(self, &task.job);
+        if deliveries > names::MAX_DELIVERIES as u64 {
+            drop(slot);
+            for entry in &task.tasks {
+                let message = format!(
+                    "task {} was delivered {} times and no worker finished it (each died or \
+                     vanished while running it); not run again",
+                    entry.index,
+                    deliveries - 1
+                );
+                tracing::warn!("{message}");
+                let outcome = WireOutcome::Err {
                     kind: "worker_lost".into(),
                     message,
-                },
-                None,
-            )
+                };
+                out.push(self.result(entry.index, None, deliveries, 0.0, outcome))
+                    .await?;
+            }
         } else {
-            tracing::info!(job = %task.job, index = task.index, deliveries, "task started");
-            self.run_with_progress(&task, &message).await
-        };
-        drop(slot);
-        let result = ResultMsg {
-            index: task.index,
-            node: self.name.clone(),
-            worker,
-            deliveries,
-            ms: ran.unwrap_or_else(|| started.elapsed()).as_secs_f64() * 1000.0,
-            outcome,
-        };
-        self.publish_result(&task.job, result).await?;
+            self.run_all(&task, &message, deliveries, &mut out).await?;
+            drop(slot);
+        }
+        out.flush().await?;
+        out.stored().await?;
         message
             .double_ack()
             .await
             .map_err(|e| ClusterError::request("cannot acknowledge a task", e))?;
-        tracing::info!(job = %task.job, index = task.index, "task done");
+        tracing::debug!(job = %task.job, tasks = task.tasks.len(), "message done");
         Ok(())
     }
 
-    /// Runs the task, telling JetStream every third of the ack wait that it
-    /// is still in progress.
-    async fn run_with_progress(
+    /// Runs every task of the message at once on the local pool, telling
+    /// JetStream every third of the ack wait that the message is still in
+    /// progress, and hands each result to `out` as it finishes.
+    async fn run_all(
         &self,
         task: &TaskMsg,
         message: &Message,
-    ) -> (Option<usize>, WireOutcome, Option<Duration>) {
-        let run = self.run(task);
-        tokio::pin!(run);
+        deliveries: u64,
+        out: &mut Outbox<'_>,
+    ) -> Result<(), ClusterError> {
+        let first = task.tasks.first().map_or(0, |entry| entry.index);
+        let tasks = task.tasks.len();
+        tracing::info!(job = %task.job, index = first, tasks, deliveries, "task started");
+        let mut running: FuturesUnordered<_> = (task.tasks.iter())
+            .map(|entry| async move {
+                tracing::debug!(job = %task.job, index = entry.index, deliveries, "task started");
+                let started = Instant::now();
+                let (worker, outcome, ran) = self.run(task, entry).await;
+                let ms = ran.unwrap_or_else(|| started.elapsed()).as_secs_f64() * 1000.0;
+                self.result(entry.index, worker, deliveries, ms, outcome)
+            })
+            .collect();
         let mut tick = tokio::time::interval((self.ack_wait / 3).max(Duration::from_millis(100)));
         tick.tick().await;
+        let linger = tokio::time::sleep(RESULT_LINGER);
+        tokio::pin!(linger);
+        let mut lingering = false;
         loop {
             tokio::select! {
-                done = &mut run => return done,
+                done = running.next() => match done {
+                    None => return Ok(()),
+                    Some(result) => {
+                        out.push(result).await?;
+                        if !lingering {
+                            linger.as_mut().reset(tokio::time::Instant::now() + RESULT_LINGER);
+                            lingering = true;
+                        }
+                    }
+                },
+                () = &mut linger, if lingering => {
+                    lingering = false;
+                    out.flush().await?;
+                }
                 _ = tick.tick() => {
                     if let Err(e) = message.ack_with(AckKind::Progress).await {
-                        tracing::warn!("cannot extend task {}: {e}", task.index);
+                        tracing::warn!("cannot extend a task message of job {}: {e}", task.job);
                     }
                 }
             }
         }
     }
 
+    fn result(
+        &self,
+        index: u64,
+        worker: Option<usize>,
+        deliveries: u64,
+        ms: f64,
+        outcome: WireOutcome,
+    ) -> ResultMsg {
+        ResultMsg {
+            index,
+            node: self.name.clone(),
+            worker,
+            deliveries,
+            ms,
+            outcome,
+        }
+    }
+
     /// Runs the task: the worker thread, the outcome, and how long it ran
     /// there (`None` if it never reached the pool).
-    async fn run(&self, task: &TaskMsg) -> (Option<usize>, WireOutcome, Option<Duration>) {
+    async fn run(
+        &self,
+        task: &TaskMsg,
+        entry: &Entry,
+    ) -> (Option<usize>, WireOutcome, Option<Duration>) {
         let fail = |kind: &str, message: String| {
             (
                 None,
@@ -151,7 +201,10 @@ impl Executor {
         };
         let mut blobs = BTreeMap::new();
         let mut keys = Vec::new();
-        task.args.iter().for_each(|a| wire::blob_keys(a, &mut keys));
+        entry
+            .args
+            .iter()
+            .for_each(|a| wire::blob_keys(a, &mut keys));
         let data = match self.data().await {
             Ok(data) => data,
             Err(e) => return fail("input_unavailable", chain(&e)),
@@ -164,14 +217,14 @@ impl Executor {
                 Err(e) => return fail("input_unavailable", chain(&e)),
             }
         }
-        let args = match (task.args.iter().cloned())
+        let args = match (entry.args.iter().cloned())
             .map(|a| wire::decode(a, &blobs))
             .collect::<Result<Vec<_>, _>>()
         {
             Ok(args) => args,
             Err(e) => return fail("invalid_call", e.to_string()),
         };
-        let options = match task.timeout_ms {
+        let options = match entry.timeout_ms {
             Some(ms) => TaskOptions::new().timeout(Duration::from_millis(ms)),
             None => TaskOptions::new(),
         };
@@ -249,49 +302,6 @@ impl Executor {
         Ok((pool, loaded))
     }
 
-    async fn publish_result(&self, job: &str, result: ResultMsg) -> Result<(), ClusterError> {
-        let subject = names::result_subject(job);
-        let id = names::message_id(job, result.index);
-        let mut payload = serde_json::to_vec(&result)
-            .map_err(|e| ClusterError::request("cannot encode a result", e))?;
-        if payload.len()
-            > self
-                .cluster
-                .client
-                .server_info()
-                .max_payload
-                .saturating_sub(1024)
-        {
-            let message = format!(
-                "the result ({} bytes encoded) is larger than the NATS message limit",
-                payload.len()
-            );
-            let small = ResultMsg {
-                outcome: WireOutcome::Err {
-                    kind: "output_limit".into(),
-                    message,
-                },
-                ..result
-            };
-            payload = serde_json::to_vec(&small)
-                .map_err(|e| ClusterError::request("cannot encode a result", e))?;
-        }
-        let publish = PublishMessage::build()
-            .payload(payload.into())
-            .message_id(id);
-        let publish_err = |e: async_nats::Error| ClusterError::Publish {
-            subject: subject.clone(),
-            source: e,
-        };
-        (self.cluster.js)
-            .send_publish(subject.clone(), publish)
-            .await
-            .map_err(|e| publish_err(e.into()))?
-            .await
-            .map_err(|e| publish_err(e.into()))?;
-        Ok(())
-    }
-
     /// Closes every local pool, letting running tasks finish.
     pub(crate) async fn shutdown(&self) {
         let pools: Vec<Pool> = self.pools.lock().await.drain().map(|(_, p)| p).collect();
@@ -314,3 +324,109 @@ fn chain(e: &dyn std::error::Error) -> String {
 }
 
 pub(crate) type Shared = Arc<Executor>;
+
+/// How long a finished task's result may wait for others to travel with.
+const RESULT_LINGER: Duration = Duration::from_millis(2);
+
+/// Results of one message waiting to be published together, and the
+/// acknowledgements of those published.
+struct Outbox<'a> {
+    executor: &'a Executor,
+    job: &'a str,
+    subject: String,
+    /// Encoded results, each a JSON object; sent as one JSON array.
+    waiting: Vec<(u64, Vec<u8>)>,
+    bytes: usize,
+    sent: Vec<PublishAckFuture>,
+}
+
+impl<'a> Outbox<'a> {
+    fn new(executor: &'a Executor, job: &'a str) -> Self {
+        Outbox {
+            executor,
+            job,
+            subject: names::result_subject(job),
+            waiting: Vec::new(),
+            bytes: 0,
+            sent: Vec::new(),
+        }
+    }
+
+    /// The most a message may carry.
+    fn limit(&self) -> usize {
+        let max = self.executor.cluster.client.server_info().max_payload;
+        max.saturating_sub(1024)
+    }
+
+    /// Adds a result; one too big for a message becomes an `output_limit`
+    /// failure.
+    async fn push(&mut self, result: ResultMsg) -> Result<(), ClusterError> {
+        let encode = |r: &ResultMsg| {
+            serde_json::to_vec(r).map_err(|e| ClusterError::request("cannot encode a result", e))
+        };
+        let mut payload = encode(&result)?;
+        if payload.len() > self.limit() {
+            let message = format!(
+                "the result ({} bytes encoded) is larger than the NATS message limit",
+                payload.len()
+            );
+            let outcome = WireOutcome::Err {
+                kind: "output_limit".into(),
+                message,
+            };
+            payload = encode(&ResultMsg { outcome, ..result })?;
+        }
+        if self.bytes + payload.len() > self.limit() / 2 {
+            self.flush().await?;
+        }
+        self.bytes += payload.len() + 1;
+        self.waiting.push((result.index, payload));
+        Ok(())
+    }
+
+    /// Publishes the results waiting as one message, without waiting for
+    /// the server to store it.
+    async fn flush(&mut self) -> Result<(), ClusterError> {
+        let Some(&(first, _)) = self.waiting.first() else {
+            return Ok(());
+        };
+        let id = names::batch_id(self.job, first, self.waiting.len());
+        let mut payload = Vec::with_capacity(self.bytes + 2);
+        payload.push(b'[');
+        for (i, (_, result)) in self.waiting.drain(..).enumerate() {
+            if i > 0 {
+                payload.push(b',');
+            }
+            payload.extend_from_slice(&result);
+        }
+        payload.push(b']');
+        self.bytes = 0;
+        let publish = PublishMessage::build()
+            .payload(payload.into())
+            .message_id(id);
+        let ack = (self.executor.cluster.js)
+            .send_publish(self.subject.clone(), publish)
+            .await
+            .map_err(|e| self.failed(e.into()))?;
+        self.sent.push(ack);
+        Ok(())
+    }
+
+    /// Waits until the server has stored every result published.
+    async fn stored(self) -> Result<(), ClusterError> {
+        for ack in self.sent {
+            ack.await.map_err(|e| ClusterError::Publish {
+                subject: self.subject.clone(),
+                source: e.into(),
+            })?;
+        }
+        Ok(())
+    }
+
+    fn failed(&self, source: async_nats::Error) -> ClusterError {
+        ClusterError::Publish {
+            subject: self.subject.clone(),
+            source,
+        }
+    }
+}

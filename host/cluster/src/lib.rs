@@ -77,6 +77,7 @@
 //! - **Resubmission reruns.** Every `run` is a new job with a new id.
 #![deny(missing_docs)]
 
+mod batch;
 mod cluster;
 mod error;
 mod execute;
@@ -87,6 +88,7 @@ mod submit;
 mod wire;
 mod worker;
 
+pub use batch::BATCH_INPUT;
 pub use cluster::{Cluster, ConnectConfig};
 pub use error::ClusterError;
 pub use registry::{Status, WorkerInfo};

@@ -35,6 +35,12 @@ pub const ACK_WAIT: Duration = Duration::from_secs(30);
 /// (recorded as `worker_lost`) instead of run again.
 pub const MAX_DELIVERIES: i64 = 3;
 
+/// The advisory JetStream sends when a task message reached the worker
+/// consumer's max deliveries unacknowledged (its payload names the
+/// message by `stream_seq`).
+pub const MAX_DELIVERIES_ADVISORY: &str =
+    "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.WPOOL_TASKS.wpool-workers";
+
 /// The subject of a job's tasks.
 pub fn task_subject(job: &str) -> String {
     format!("{TASK_SUBJECT}.{job}")
@@ -48,4 +54,10 @@ pub fn result_subject(job: &str) -> String {
 /// The `Nats-Msg-Id` of a task and of its result.
 pub fn message_id(job: &str, index: u64) -> String {
     format!("{job}.{index}")
+}
+
+/// The `Nats-Msg-Id` of a message of `count` tasks (or results) starting
+/// at `first`.
+pub fn batch_id(job: &str, first: u64, count: usize) -> String {
+    format!("{job}.{first}+{count}")
 }

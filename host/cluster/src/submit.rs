@@ -1,22 +1,28 @@
 //! The submitting side (`wpool run --nats`): guests up by hash, tasks out on
 //! the work queue, results back, each index once.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use async_nats::Subscriber;
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::{Ordered, OrderedConfig};
-use async_nats::jetstream::context::PublishAckFuture;
-use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::object_store::ObjectStore;
+use async_nats::jetstream::stream::Stream;
 use futures::StreamExt;
+use tokio::sync::{mpsc, oneshot};
 use wpool::Value;
 
+use crate::batch::{Queued, batcher};
 use crate::cluster::Cluster;
 use crate::error::ClusterError;
 use crate::names;
 use crate::objects;
-use crate::wire::{self, GuestRef, Limits, ResultMsg, TaskMsg, WireError, WireOutcome, sha256_hex};
+use crate::wire::{
+    self, Entry, GuestRef, Limits, ResultMsg, TaskMsg, WireError, WireOutcome, sha256_hex,
+};
 
 /// One task to run somewhere in the cluster.
 #[derive(Debug, Clone)]
@@ -62,6 +68,8 @@ pub struct Submission {
     cluster: Cluster,
     id: String,
     data: ObjectStore,
+    batch: Arc<AtomicUsize>,
+    queue: mpsc::UnboundedSender<Queued>,
 }
 
 /// The results of a [`Submission`], each task index at most once (a task
@@ -69,6 +77,10 @@ pub struct Submission {
 /// once).
 pub struct Results {
     messages: Ordered,
+    advisories: Subscriber,
+    tasks: Stream,
+    job: String,
+    ready: VecDeque<ResultMsg>,
     seen: HashSet<u64>,
     data: ObjectStore,
 }
@@ -90,7 +102,7 @@ impl std::fmt::Debug for Results {
 /// A task published but not yet stored by the server.
 #[derive(Debug)]
 pub struct Published {
-    ack: PublishAckFuture,
+    ack: oneshot::Receiver<Result<(), async_nats::Error>>,
     subject: String,
 }
 
@@ -101,11 +113,14 @@ impl Published {
     ///
     /// [`ClusterError::Publish`] if the server did not store it.
     pub async fn confirm(self) -> Result<(), ClusterError> {
-        self.ack.await.map_err(|e| ClusterError::Publish {
+        let stored = match self.ack.await {
+            Ok(stored) => stored,
+            Err(_) => Err("the publisher stopped".into()),
+        };
+        stored.map_err(|source| ClusterError::Publish {
             subject: self.subject,
-            source: e.into(),
-        })?;
-        Ok(())
+            source,
+        })
     }
 }
 
@@ -131,7 +146,7 @@ impl Cluster {
     ///
     /// When the streams or stores cannot be opened.
     pub async fn submit(&self) -> Result<(Submission, Results), ClusterError> {
-        self.tasks().await?;
+        let tasks = self.tasks().await?;
         let results = self.results().await?;
         let data = self.objects(names::DATA_BUCKET).await?;
         let id = job_id();
@@ -147,13 +162,31 @@ impl Cluster {
             .messages()
             .await
             .map_err(|e| ClusterError::setup(names::RESULT_STREAM, e))?;
+        let advisories = (self.client)
+            .subscribe(names::MAX_DELIVERIES_ADVISORY)
+            .await
+            .map_err(|e| ClusterError::setup(names::TASK_STREAM, e))?;
+        let batch = Arc::new(AtomicUsize::new(1));
+        let (queue, queued) = mpsc::unbounded_channel();
+        tokio::spawn(batcher(
+            self.js.clone(),
+            names::task_subject(&id),
+            queued,
+            batch.clone(),
+        ));
         let submission = Submission {
             cluster: self.clone(),
-            id,
+            id: id.clone(),
             data: data.clone(),
+            batch,
+            queue,
         };
         let results = Results {
             messages,
+            advisories,
+            tasks,
+            job: id,
+            ready: VecDeque::new(),
             seen: HashSet::new(),
             data,
         };
@@ -168,9 +201,19 @@ impl Submission {
         &self.id
     }
 
+    /// Lets up to `tasks` tasks of the same guest, limits and function
+    /// travel in one message (default 1). Only small tasks are batched
+    /// (their arguments under [`BATCH_INPUT`](crate::BATCH_INPUT) bytes encoded), and only
+    /// those published faster than the previous batch was sent. A batch
+    /// is pulled by one worker, which runs its tasks on all of its slots:
+    /// set it so that a batch is a small share of the job.
+    pub fn batch_up_to(&self, tasks: usize) {
+        self.batch.store(tasks.max(1), Ordering::Relaxed);
+    }
+
     /// Publishes one task (its big byte values to the data object store
-    /// first). Returns once it is sent; [`Published::confirm`] waits for the
-    /// server to store it.
+    /// first). Returns once it is queued for sending;
+    /// [`Published::confirm`] waits for the server to store it.
     ///
     /// # Errors
     ///
@@ -183,30 +226,30 @@ impl Submission {
         for (key, bytes) in &blobs {
             objects::put_once(&self.data, names::DATA_BUCKET, key, bytes).await?;
         }
-        let message = TaskMsg {
-            job: self.id.clone(),
+        let entry = Entry {
             index: task.index,
-            guest: task.guest,
-            limits: task.limits,
-            call: task.call,
             args,
             timeout_ms: task
                 .timeout
                 .map(|t| t.as_millis().try_into().unwrap_or(u64::MAX)),
         };
+        let size = serde_json::to_vec(&entry)
+            .map_err(|e| ClusterError::request("cannot encode a task", e))?
+            .len();
+        let (done, ack) = oneshot::channel();
+        let queued = Queued {
+            key: (task.guest, task.limits, task.call),
+            entry,
+            size,
+            done,
+        };
         let subject = names::task_subject(&self.id);
-        let payload = serde_json::to_vec(&message)
-            .map_err(|e| ClusterError::request("cannot encode a task", e))?;
-        let publish = PublishMessage::build()
-            .payload(payload.into())
-            .message_id(names::message_id(&self.id, task.index));
-        let ack = (self.cluster.js)
-            .send_publish(subject.clone(), publish)
-            .await
-            .map_err(|e| ClusterError::Publish {
-                subject: subject.clone(),
-                source: e.into(),
-            })?;
+        if self.queue.send(queued).is_err() {
+            return Err(ClusterError::Publish {
+                subject,
+                source: "the publisher stopped".into(),
+            });
+        }
         Ok(Published { ack, subject })
     }
 
@@ -235,22 +278,84 @@ impl Results {
     /// value cannot be read.
     pub async fn next(&mut self) -> Option<Result<TaskResult, ClusterError>> {
         loop {
-            let message = match self.messages.next().await? {
+            if let Some(result) = self.ready.pop_front() {
+                if !self.seen.insert(result.index) {
+                    tracing::debug!(index = result.index, "duplicate result ignored");
+                    continue;
+                }
+                return Some(self.decode(result).await);
+            }
+            let message = tokio::select! {
+                message = self.messages.next() => message?,
+                Some(advisory) = self.advisories.next() => {
+                    self.lost(&advisory.payload).await;
+                    continue;
+                }
+            };
+            let message = match message {
                 Ok(message) => message,
                 Err(e) => return Some(Err(ClusterError::request("cannot read results", e))),
             };
-            let result: ResultMsg = match serde_json::from_slice(&message.payload) {
-                Ok(result) => result,
+            match serde_json::from_slice::<Vec<ResultMsg>>(&message.payload) {
+                Ok(results) => self.ready.extend(results),
                 Err(e) => {
                     let e = WireError::Json(e);
                     return Some(Err(ClusterError::request("a result does not decode", e)));
                 }
-            };
-            if !self.seen.insert(result.index) {
-                tracing::debug!(index = result.index, "duplicate result ignored");
+            }
+        }
+    }
+
+    /// A task message that reached its last delivery without an answer
+    /// (its last worker died too): if it is this job's, each of its tasks
+    /// not answered yet is `worker_lost`, and the message is removed.
+    async fn lost(&mut self, advisory: &[u8]) {
+        #[derive(serde::Deserialize)]
+        struct Advisory {
+            stream_seq: u64,
+            deliveries: u64,
+        }
+        let Ok(advisory) = serde_json::from_slice::<Advisory>(advisory) else {
+            tracing::warn!("a max-deliveries advisory does not decode");
+            return;
+        };
+        let message = match self.tasks.get_raw_message(advisory.stream_seq).await {
+            Ok(message) => message,
+            Err(e) => {
+                tracing::debug!(seq = advisory.stream_seq, "no task message: {e}");
+                return;
+            }
+        };
+        if message.subject.as_str() != names::task_subject(&self.job) {
+            return;
+        }
+        let Ok(task) = serde_json::from_slice::<TaskMsg>(&message.payload) else {
+            return;
+        };
+        for entry in task.tasks {
+            if self.seen.contains(&entry.index) {
                 continue;
             }
-            return Some(self.decode(result).await);
+            let message = format!(
+                "task {} was delivered {} times and every worker that took it died or \
+                 vanished while holding it; not run again",
+                entry.index, advisory.deliveries
+            );
+            tracing::warn!("{message}");
+            self.ready.push_back(ResultMsg {
+                index: entry.index,
+                node: String::new(),
+                worker: None,
+                deliveries: advisory.deliveries,
+                ms: 0.0,
+                outcome: WireOutcome::Err {
+                    kind: "worker_lost".into(),
+                    message,
+                },
+            });
+        }
+        if let Err(e) = self.tasks.delete_message(advisory.stream_seq).await {
+            tracing::debug!(seq = advisory.stream_seq, "cannot remove a lost task: {e}");
         }
     }
 

@@ -187,20 +187,27 @@ pub struct GuestRef {
     pub digest: bool,
 }
 
-/// One task on `wpool.tasks.<job>`.
+/// One message on `wpool.tasks.<job>`: one or more tasks of the same guest,
+/// limits and function (a batch, when the job has many small tasks).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct TaskMsg {
     pub(crate) job: String,
-    pub(crate) index: u64,
     pub(crate) guest: GuestRef,
     pub(crate) limits: Limits,
     pub(crate) call: String,
+    pub(crate) tasks: Vec<Entry>,
+}
+
+/// One task of a [`TaskMsg`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Entry {
+    pub(crate) index: u64,
     pub(crate) args: Vec<WireValue>,
     /// This task's own wall-clock limit, in milliseconds.
     pub(crate) timeout_ms: Option<u64>,
 }
 
-/// One result on `wpool.results.<job>`.
+/// One result; a message on `wpool.results.<job>` is a JSON array of them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ResultMsg {
     pub(crate) index: u64,

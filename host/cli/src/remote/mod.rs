@@ -29,6 +29,22 @@ pub(crate) use prepare::check;
 /// Tasks of one `[[task]]` published and not yet answered, at most.
 const IN_FLIGHT: usize = 4096;
 
+/// Jobs with fewer tasks than this send one task per message.
+const BATCH_FROM: usize = 1_000;
+/// The most tasks in one message.
+const BATCH_MAX: usize = 100;
+
+/// Tasks per message for a job of `total` tasks: one below
+/// [`BATCH_FROM`], then a hundredth of the job up to [`BATCH_MAX`], so
+/// that a job is at least a hundred messages for the workers to share.
+fn batch_size(total: usize) -> usize {
+    if total < BATCH_FROM {
+        1
+    } else {
+        (total / 100).clamp(1, BATCH_MAX)
+    }
+}
+
 /// Settings of a `--nats` run.
 #[derive(Debug, Clone)]
 pub(crate) struct RemoteOptions {
@@ -64,6 +80,7 @@ pub(crate) async fn execute(
     let mut signals = Some(interrupt::listen().context("cannot listen for signals")?);
     let input_order = sink_options.order == Order::Input;
     let (submission, mut results) = cluster.submit().await.context("cannot submit the job")?;
+    submission.batch_up_to(batch_size(plan.total));
     let submission = Arc::new(submission);
     tracing::info!(job = submission.id(), "submitted");
     let (records, received) = mpsc::channel::<Delivery>(1024);

@@ -124,3 +124,95 @@ fn a_task_that_keeps_losing_workers_ends_as_worker_lost() {
     assert_eq!(records[0]["deliveries"], 4);
     assert_eq!(records[0]["node"], "last");
 }
+
+/// A task lost on its last delivery too (its worker died before answering
+/// `worker_lost`): JetStream delivers it no more, and the run learns it from
+/// the max-deliveries advisory instead of waiting for `--timeout`.
+#[test]
+fn a_task_lost_on_its_last_delivery_too_ends_as_worker_lost() {
+    use async_nats::jetstream::consumer::PullConsumer;
+    use futures::StreamExt;
+
+    let nats = Nats::start();
+    // A worker creates the shared consumer (2 s ack wait) and leaves.
+    let mut setup = Worker::start(&nats.url, "setup", 1);
+    assert!(setup.terminate().success());
+    let dir = tempfile::tempdir().unwrap();
+    let path = job(
+        dir.path(),
+        "doomed.toml",
+        "[[task]]\nguest = \"heavy_calc\"\ncall = \"heavy-calc\"\neach = [7]\n",
+    );
+    let url = nats.url.clone();
+    let run = std::thread::spawn(move || run_nats(&url, &path, &["--timeout", "120s"]));
+    // Every delivery is taken and never answered, as by a worker killed
+    // with -9 while holding it.
+    nats.inspect(async |js| {
+        let stream = js.get_stream("WPOOL_TASKS").await.expect("task stream");
+        let consumer: PullConsumer = stream
+            .get_consumer("wpool-workers")
+            .await
+            .expect("consumer");
+        let mut delivered = 0;
+        while delivered < 4 {
+            let mut batch = (consumer.batch())
+                .max_messages(1)
+                .expires(std::time::Duration::from_secs(5))
+                .messages()
+                .await
+                .expect("pull");
+            while let Some(message) = batch.next().await {
+                let message = message.expect("a delivery");
+                delivered += 1;
+                assert_eq!(message.info().unwrap().delivered, delivered);
+            }
+        }
+    });
+    // A live worker pulls: it is not given the task again.
+    let _last = Worker::start(&nats.url, "last", 1);
+    let records = by_index(run.join().unwrap().status(1).json_lines(), 1);
+    assert_eq!(records[0]["error"]["kind"], "worker_lost", "{}", records[0]);
+    assert_eq!(records[0]["deliveries"], 4, "{}", records[0]);
+    assert_eq!(
+        records[0]["node"], "",
+        "no worker answered it: {}",
+        records[0]
+    );
+}
+
+/// Many small tasks travel in batches (one message, many tasks): a worker
+/// killed (-9) holding a batch has it delivered again, and every task is in
+/// the output exactly once with its value.
+#[test]
+fn a_killed_workers_batches_are_redelivered_and_answered_once() {
+    let nats = Nats::start();
+    let mut a = Worker::start(&nats.url, "a", 2);
+    let dir = tempfile::tempdir().unwrap();
+    // 1,000 tasks travel ten to a message (a hundredth of the job); the
+    // first message's are long, so that `a` still holds it when killed.
+    let inputs: Vec<u64> = (0..1_000)
+        .map(|i| if i < 10 { 100_000_000 + i } else { 1_000 + i })
+        .collect();
+    let path = job(
+        dir.path(),
+        "many.toml",
+        &format!("[[task]]\nguest = \"heavy_calc\"\ncall = \"heavy-calc\"\neach = {inputs:?}\n"),
+    );
+    let url = nats.url.clone();
+    let run = std::thread::spawn(move || run_nats(&url, &path, &[]));
+    a.wait_for("task started");
+    a.kill();
+    let mut b = Worker::start(&nats.url, "b", 2);
+    let records = by_index(run.join().unwrap().success().json_lines(), inputs.len());
+    for (record, n) in records.iter().zip(inputs) {
+        assert_eq!(record["value"], wpool_tests::heavy_calc(n), "{record}");
+        assert_eq!(record["node"], "b", "only the live worker stored results");
+    }
+    assert!(
+        records
+            .iter()
+            .any(|r| r["deliveries"].as_u64().unwrap() >= 2),
+        "the batch held by the killed worker was delivered again"
+    );
+    b.wait_for("tasks=10");
+}
