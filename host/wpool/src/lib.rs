@@ -56,7 +56,9 @@
 //! # Cancellation and shutdown
 //!
 //! Dropping a task's future before a worker picks it up cancels the task.
-//! [`Pool::shutdown`] drains queued work; [`Pool::abort`] interrupts it.
+//! To decide race-free between "started" and "cancelled" (an executor's
+//! futures), give it a [`TaskOptions::on_start`] hook. [`Pool::shutdown`]
+//! drains queued work; [`Pool::abort`] interrupts it.
 //!
 //! [Wasmtime]: https://wasmtime.dev
 

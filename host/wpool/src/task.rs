@@ -10,7 +10,8 @@ use crate::error::{ErrorKind, TaskError};
 use crate::value::Value;
 use crate::worker::TaskInfo;
 
-/// A task in the pool's queue ([`Pool::enqueue_with`]): a future of its
+/// A task in the pool's queue
+/// ([`Pool::enqueue_with`](crate::Pool::enqueue_with)): a future of its
 /// result. Dropping it before a worker starts the task cancels the task.
 #[must_use = "a queued task is cancelled when dropped before it starts"]
 pub struct Queued<R> {
@@ -54,7 +55,8 @@ impl<R> std::fmt::Debug for Queued<R> {
 /// ([`TaskOptions::on_start`]).
 pub(crate) type StartHook = Arc<dyn Fn() -> bool + Send + Sync>;
 
-/// Options for one task ([`Pool::submit_with`], [`Pool::enqueue_with`]).
+/// Options for one task ([`Pool::submit_with`](crate::Pool::submit_with),
+/// [`Pool::enqueue_with`](crate::Pool::enqueue_with)).
 #[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct TaskOptions {
