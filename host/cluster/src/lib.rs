@@ -39,9 +39,9 @@
 //!
 //! | name | kind | settings | holds |
 //! |---|---|---|---|
-//! | `WPOOL_TASKS` | stream, subjects `wpool.tasks.>` | work-queue retention, 10 min duplicate window, 24 h max age | one message per task on `wpool.tasks.<job>`, `Nats-Msg-Id` `<job>.<index>`; removed when a worker acknowledges it |
+//! | `WPOOL_TASKS` | stream, subjects `wpool.tasks.>` | work-queue retention, 10 min duplicate window, 24 h max age | one message per task or batch of tasks on `wpool.tasks.<job>`, `Nats-Msg-Id` `<job>.<first index>+<count>`; removed when a worker acknowledges it |
 //! | `wpool-workers` | durable pull consumer on `WPOOL_TASKS` | explicit ack, ack wait 30 s (`--ack-wait`), max deliver 4 | shared by every worker |
-//! | `WPOOL_RESULTS` | stream, subjects `wpool.results.>` | limits retention, 10 min duplicate window, 24 h max age | one message per result on `wpool.results.<job>`, `Nats-Msg-Id` `<job>.<index>` |
+//! | `WPOOL_RESULTS` | stream, subjects `wpool.results.>` | limits retention, 10 min duplicate window, 24 h max age | a JSON array of one or more results per message on `wpool.results.<job>`, `Nats-Msg-Id` `<job>.<first index>+<count>` |
 //! | `wpool-guests` | object store | 24 h max age | guest `.wasm` bytes keyed by their SHA-256 |
 //! | `wpool-data` | object store | 24 h max age | byte values over 128 KiB (inputs and results) keyed by their SHA-256 |
 //! | `wpool-workers` | key-value bucket | history 1, entries expire after 6 s | one entry per live worker: name, slots, busy, draining |
@@ -50,15 +50,28 @@
 //!
 //! 1. `run` validates the whole job locally (exit 2 before anything is
 //!    published), uploads each guest once under its hash, opens an ordered
-//!    consumer on `wpool.results.<job>` and publishes the tasks.
-//! 2. A worker pulls at most as many tasks as it has free slots, with pull
-//!    requests that expire within half a second, fetches the guest by hash
-//!    (checking the hash) and compiles it once per process, runs the task in
-//!    a local pool with the job's limits, and sends in-progress acks every
-//!    third of the ack wait while it runs.
-//! 3. It publishes the result (deduplicated by `Nats-Msg-Id`), waits for the
-//!    server to store it, and only then acknowledges the task (double ack).
+//!    consumer on `wpool.results.<job>`, subscribes to the consumer's
+//!    max-deliveries advisory, and publishes the tasks without waiting for
+//!    each acknowledgement. A message carries one task or, in a job of many
+//!    small tasks ([`Submission::batch_up_to`]; the CLI batches jobs of
+//!    1,000 tasks or more, a hundredth of the job per message, at most 100,
+//!    arguments under [`BATCH_INPUT`] bytes), a batch of tasks of the same
+//!    guest, limits and function.
+//! 2. A worker pulls at most as many messages as it has free slots, with
+//!    pull requests that expire within half a second, fetches the guest by
+//!    hash (checking the hash) and compiles it once per process, runs the
+//!    message's tasks in a local pool with the job's limits (a batch is
+//!    spread over all its slots), and sends in-progress acks every third
+//!    of the ack wait while they run. It holds at most `slots` messages,
+//!    so at most `slots` × the batch size tasks.
+//! 3. It publishes the results as they finish, a few per message (a JSON
+//!    array; those finished within 2 ms of each other travel together),
+//!    waits for the server to store them all, and only then acknowledges
+//!    the message (double ack).
 //! 4. `run` keeps the first result of every index and ignores any other.
+//!    A message that reached its last delivery unanswered (the advisory
+//!    names its stream sequence) is read back from the stream: its tasks
+//!    without a result are `worker_lost`, and it is removed.
 //!
 //! # Guarantees
 //!
@@ -68,7 +81,8 @@
 //!   stops extending it; after the ack wait JetStream delivers it to another
 //!   worker. A task delivered more than three times (every worker that took
 //!   it died) is not run again: the fourth delivery is recorded as
-//!   `worker_lost`.
+//!   `worker_lost`, by the worker that receives it or, if that one dies
+//!   too, by `run` on the max-deliveries advisory.
 //! - **Exactly-once output.** A task may run twice (its worker died after
 //!   running it, before acknowledging); its result is kept once, by job id
 //!   and index.

@@ -20,7 +20,7 @@ pub const DATA_BUCKET: &str = "wpool-data";
 pub const WORKER_BUCKET: &str = "wpool-workers";
 
 /// Within this window a task or result published twice with the same
-/// `Nats-Msg-Id` (`<job>.<index>`) is stored once.
+/// `Nats-Msg-Id` ([`batch_id`]) is stored once.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(10 * 60);
 /// How long tasks, results and objects are kept at most.
 pub const KEEP: Duration = Duration::from_secs(24 * 60 * 60);
@@ -49,11 +49,6 @@ pub fn task_subject(job: &str) -> String {
 /// The subject of a job's results.
 pub fn result_subject(job: &str) -> String {
     format!("{RESULT_SUBJECT}.{job}")
-}
-
-/// The `Nats-Msg-Id` of a task and of its result.
-pub fn message_id(job: &str, index: u64) -> String {
-    format!("{job}.{index}")
 }
 
 /// The `Nats-Msg-Id` of a message of `count` tasks (or results) starting

@@ -46,7 +46,8 @@ pub struct Task {
 pub struct TaskResult {
     /// The task's index.
     pub index: u64,
-    /// The name of the worker process that ran it.
+    /// The name of the worker process that ran it; empty for a task
+    /// whose last delivery was lost too (`worker_lost` from the advisory).
     pub node: String,
     /// The worker thread inside that process, if the task reached one.
     pub worker: Option<usize>,
