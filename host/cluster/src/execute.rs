@@ -197,7 +197,7 @@ impl Executor {
         };
         let (pool, guest) = match self.guest(task).await {
             Ok(found) => found,
-            Err(e) => return fail("guest_unavailable", chain(&e)),
+            Err(e) => return fail("guest_unavailable", wpool::error_chain(&e)),
         };
         let mut blobs = BTreeMap::new();
         let mut keys = Vec::new();
@@ -207,14 +207,14 @@ impl Executor {
             .for_each(|a| wire::blob_keys(a, &mut keys));
         let data = match self.data().await {
             Ok(data) => data,
-            Err(e) => return fail("input_unavailable", chain(&e)),
+            Err(e) => return fail("input_unavailable", wpool::error_chain(&e)),
         };
         for key in keys {
             match objects::get_checked(&data, names::DATA_BUCKET, &key).await {
                 Ok(bytes) => {
                     blobs.insert(key, bytes);
                 }
-                Err(e) => return fail("input_unavailable", chain(&e)),
+                Err(e) => return fail("input_unavailable", wpool::error_chain(&e)),
             }
         }
         let args = match (entry.args.iter().cloned())
@@ -234,7 +234,7 @@ impl Executor {
                 let value = wire::encode(out.value, &mut big);
                 for (key, bytes) in &big {
                     if let Err(e) = objects::put_once(&data, names::DATA_BUCKET, key, bytes).await {
-                        return fail("output_unavailable", chain(&e));
+                        return fail("output_unavailable", wpool::error_chain(&e));
                     }
                 }
                 (Some(out.worker), WireOutcome::Ok(value), Some(out.elapsed))
@@ -309,18 +309,6 @@ impl Executor {
             pool.shutdown().await;
         }
     }
-}
-
-/// An error and its causes on one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 pub(crate) type Shared = Arc<Executor>;

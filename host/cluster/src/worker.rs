@@ -42,6 +42,9 @@ pub struct WorkerStats {
     pub done: usize,
 }
 
+/// How long a stopping worker tries to leave the registry and flush.
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Runs a worker until `shutdown` resolves: then it stops pulling, finishes
 /// the tasks it holds (storing their results), removes itself from the
 /// registry and returns.
@@ -74,10 +77,17 @@ pub async fn serve(
         ));
         let stats = pull_loop(consumer, executor.clone(), stopped.clone()).await;
         executor.shutdown().await;
-        if let Ok(registry) = cluster.registry().await {
-            let _ = registry.delete(&config.name).await;
+        // Leaving the registry is a courtesy (the entry expires anyway): a
+        // server that has gone away must not keep a stopping worker alive.
+        let leave = async {
+            if let Ok(registry) = cluster.registry().await {
+                let _ = registry.delete(&config.name).await;
+            }
+            let _ = cluster.client.flush().await;
+        };
+        if tokio::time::timeout(LEAVE_TIMEOUT, leave).await.is_err() {
+            tracing::warn!("the server did not answer while leaving the registry; exiting anyway");
         }
-        let _ = cluster.client.flush().await;
         Ok(stats)
     };
     tokio::pin!(work);
