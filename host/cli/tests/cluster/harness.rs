@@ -183,16 +183,42 @@ impl Worker {
 
     /// Sends SIGTERM and waits for it to exit.
     pub(crate) fn terminate(&mut self) -> ExitStatus {
+        self.signal_term();
+        let status = self.child.wait().expect("the worker exits");
+        self.drain_log();
+        status
+    }
+
+    /// Sends SIGTERM and waits up to `patience` for it to exit: `None` if it
+    /// is still running then (it is killed when dropped).
+    pub(crate) fn terminate_within(&mut self, patience: Duration) -> Option<ExitStatus> {
+        self.signal_term();
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("the worker's status") {
+                self.drain_log();
+                return Some(status);
+            }
+            if started.elapsed() > patience {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn signal_term(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .expect("kill -TERM");
         assert!(status.success());
-        let status = self.child.wait().expect("the worker exits");
+    }
+
+    /// Collects what it said on the way out.
+    fn drain_log(&mut self) {
         while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
             self.log.push(line);
         }
-        status
     }
 }
 

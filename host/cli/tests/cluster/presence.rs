@@ -55,3 +55,16 @@ fn a_worker_waits_for_the_server() {
     assert_eq!(status["workers"].as_array().unwrap().len(), 1);
     assert_eq!(status["pending"], 0);
 }
+
+/// A worker told to stop after its server went away still exits (leaving
+/// the registry gives up instead of waiting for the server forever).
+#[test]
+fn a_worker_stops_when_its_server_is_gone() {
+    let nats = Nats::start();
+    let mut worker = Worker::start(&nats.url, "orphan", 1);
+    drop(nats);
+    let status = worker
+        .terminate_within(std::time::Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("the worker never exited:\n{}", worker.log.join("\n")));
+    assert!(status.success(), "{status}: {}", worker.log.join("\n"));
+}
