@@ -2,9 +2,10 @@
 # Checks that the library and the CLI are usable outside this repository,
 # without the wasm32-wasip2 target (the CI test of issue 15's packaging):
 #
-#  1. `cargo package` of `wpool-builtins`, `wpool` and `wpool-cli` (every
-#     file they need is inside the package; unpublished path dependencies are
-#     resolved from the other packages, as a publish would);
+#  1. `cargo package` of `wpool-builtins`, `wpool`, `wpool-cluster` and
+#     `wpool-cli` (every file they need is inside the package; unpublished
+#     path dependencies are resolved from the other packages, as a publish
+#     would);
 #  2. a scratch project in a temp folder, depending on the *packaged* `wpool`,
 #     builds and runs an embedded pool on a built-in guest;
 #  3. `cargo install --path host/cli` builds the CLI, which then runs the
@@ -24,10 +25,10 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
 echo "== cargo package"
-cargo package --locked --no-verify --allow-dirty -p wpool-builtins -p wpool -p wpool-cli
+cargo package --locked --no-verify --allow-dirty -p wpool-builtins -p wpool -p wpool-cluster -p wpool-cli
 packages=$CARGO_TARGET_DIR/package
 mkdir -p "$scratch/packages"
-for crate in wpool-builtins wpool wpool-cli; do
+for crate in wpool-builtins wpool wpool-cluster wpool-cli; do
   tar -xzf "$packages/$crate-0.1.0.crate" -C "$scratch/packages"
 done
 # What must not be in a package: the guest sources' build, the test guests.
