@@ -16,10 +16,12 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use wpool::{Access, Grants, Guest, LoadedGuest, Pool, Value};
 
 use crate::job::{Each, GuestSource, Job, JobError, Location, ReduceSpec, TaskSpec};
+use crate::script::{self, Script};
 use crate::suggest;
 
 /// A job ready to run.
@@ -39,8 +41,10 @@ pub struct Plan {
 pub struct PlannedTask {
     /// The task as the job file gives it.
     pub spec: TaskSpec,
-    /// Its guest, loaded.
+    /// Its guest, loaded (for a Python script, the interpreter).
     pub guest: LoadedGuest,
+    /// The Python script whose function the task calls, when its guest is one.
+    pub script: Option<Arc<Script>>,
     /// What it calls its function with.
     pub inputs: Inputs,
     /// Record index of this task's first input.
@@ -112,11 +116,11 @@ pub fn build(
     builder: wpool::PoolBuilder,
 ) -> Result<Plan, PlanError> {
     let pool = pool_builder(job, overrides, builder).build()?;
-    let mut loaded: HashMap<String, LoadedGuest> = HashMap::new();
+    let mut loaded: HashMap<String, (LoadedGuest, Option<Arc<Script>>)> = HashMap::new();
     let mut tasks = Vec::with_capacity(job.tasks.len());
     let mut first = 0;
     for spec in &job.tasks {
-        let guest = match loaded.get(&spec.guest) {
+        let (guest, script) = match loaded.get(&spec.guest) {
             Some(guest) => guest.clone(),
             None => {
                 let guest = load_guest(job, &pool, spec)?;
@@ -124,9 +128,18 @@ pub fn build(
                 guest
             }
         };
-        let inputs = check_task(job, spec, &guest)?;
-        if let Some(reduce) = &spec.reduce {
-            check_reduce(job, spec, reduce, &guest)?;
+        let inputs = match &script {
+            None => check_task(job, spec, &Callee::function(job, spec, &guest)?)?,
+            Some(script) => check_task(job, spec, &Callee::script(job, spec, script)?)?,
+        };
+        match (&spec.reduce, &script) {
+            (Some(reduce), None) => check_reduce(job, spec, reduce, &guest)?,
+            (Some(reduce), Some(_)) => {
+                let message = "`reduce` combines results with a guest function; a Python \
+                               script guest has none yet (reduce the records afterwards)";
+                return Err(JobError::at_location(&job.path, reduce.span, message).into());
+            }
+            (None, _) => {}
         }
         // Every record index, the reduce records' after the inputs', must
         // fit in a `usize`.
@@ -141,6 +154,7 @@ pub fn build(
         tasks.push(PlannedTask {
             spec: spec.clone(),
             guest,
+            script,
             inputs,
             first,
         });
@@ -189,7 +203,14 @@ fn pool_builder(
     builder.instance_mode(settings.instance)
 }
 
-fn load_guest(job: &Job, pool: &Pool, spec: &TaskSpec) -> Result<LoadedGuest, JobError> {
+/// Loads a task's guest; for a Python script, its interpreter (with the
+/// driver on its command line) and the script.
+fn load_guest(
+    job: &Job,
+    pool: &Pool,
+    spec: &TaskSpec,
+) -> Result<(LoadedGuest, Option<Arc<Script>>), JobError> {
+    let mut script = None;
     let (guest, at) = match job.guests.get(&spec.guest) {
         Some(declared) => {
             let mut grants = Grants::new();
@@ -204,13 +225,22 @@ fn load_guest(job: &Job, pool: &Pool, spec: &TaskSpec) -> Result<LoadedGuest, Jo
             for (key, value) in &declared.env {
                 grants = grants.env(key, value);
             }
-            for arg in &declared.args {
-                grants = grants.arg(arg);
-            }
+            let err = |message: String| JobError::at_location(&job.path, declared.span, message);
             let guest = match &declared.source {
                 GuestSource::File(path) => Guest::file(path),
                 GuestSource::Builtin(name) => Guest::builtin(name),
+                GuestSource::PythonScript {
+                    script: path,
+                    interpreter,
+                } => {
+                    script = Some(Arc::new(Script::load(path).map_err(err)?));
+                    grants = grants.arg("-c").arg(script::DRIVER);
+                    Guest::file(script::interpreter(interpreter.as_deref()).map_err(err)?)
+                }
             };
+            for arg in &declared.args {
+                grants = grants.arg(arg);
+            }
             (
                 guest
                     .named(&spec.guest)
@@ -220,8 +250,76 @@ fn load_guest(job: &Job, pool: &Pool, spec: &TaskSpec) -> Result<LoadedGuest, Jo
         }
         None => (Guest::builtin(&spec.guest), spec.guest_span),
     };
-    pool.load(guest)
-        .map_err(|e| JobError::at_location(&job.path, at, format!("{:#}", anyhow::Error::new(e))))
+    let guest = pool.load(guest).map_err(|e| {
+        JobError::at_location(&job.path, at, format!("{:#}", anyhow::Error::new(e)))
+    })?;
+    if script.is_some() && guest.function("run").is_none() {
+        let message = format!(
+            "the Python interpreter of guest `{}` is not a WASI command (it has no `run`)",
+            spec.guest
+        );
+        return Err(JobError::at_location(&job.path, at, message));
+    }
+    Ok((guest, script))
+}
+
+/// What a task calls, as far as its inputs are concerned: how many
+/// parameters, and whether a list of arguments fits.
+struct Callee<'a> {
+    /// 1 makes each `each` item one argument; anything else reads each item
+    /// as a list of arguments.
+    params: usize,
+    /// `func(n: u64) -> u64` or `heavy_calc(n)`, for messages.
+    signature: String,
+    /// "2 arguments", for messages.
+    arity: String,
+    /// Checks one call's arguments; the error is the message.
+    check: Box<dyn Fn(&[Value]) -> Result<(), String> + 'a>,
+}
+
+impl<'a> Callee<'a> {
+    /// A guest's exported function.
+    fn function(job: &Job, spec: &'a TaskSpec, guest: &'a LoadedGuest) -> Result<Self, JobError> {
+        let Some(function) = guest.function(&spec.call) else {
+            return Err(no_function(job, guest, &spec.call, spec.call_span));
+        };
+        Ok(Callee {
+            params: function.param_names().len(),
+            signature: function.signature(),
+            arity: format!("{} arguments", function.param_names().len()),
+            check: Box::new(move |args| {
+                guest
+                    .check(&spec.call, args)
+                    .map_err(|e| e.message().to_owned())
+            }),
+        })
+    }
+
+    /// A Python script's top-level function.
+    fn script(job: &Job, spec: &TaskSpec, script: &'a Script) -> Result<Self, JobError> {
+        let def = (script.def(&spec.call))
+            .map_err(|message| JobError::at_location(&job.path, spec.call_span, message))?;
+        let one = def.positional == 1 && !def.varargs;
+        Ok(Callee {
+            // Anything but 1 reads each `each` item as a list of arguments.
+            params: if one { 1 } else { 0 },
+            signature: def.signature(),
+            arity: def.arity(),
+            check: Box::new(move |args| {
+                if def.accepts(args.len()) {
+                    return Ok(());
+                }
+                Err(format!(
+                    "`{}` (line {} of {}) takes {}, and the call gives {}",
+                    def.signature(),
+                    def.line,
+                    script.file(),
+                    def.arity(),
+                    args.len()
+                ))
+            }),
+        })
+    }
 }
 
 /// Checks that `reduce` combines two of the task's results into one of the
@@ -323,16 +421,11 @@ fn shape(f: &wpool::Function) -> String {
 }
 
 /// Checks the task's calls against the function's signature and expands its inputs.
-fn check_task(job: &Job, spec: &TaskSpec, guest: &LoadedGuest) -> Result<Inputs, JobError> {
+fn check_task(job: &Job, spec: &TaskSpec, callee: &Callee<'_>) -> Result<Inputs, JobError> {
     let err = |at: Location, message: String| JobError::at_location(&job.path, at, message);
-    let Some(function) = guest.function(&spec.call) else {
-        return Err(no_function(job, guest, &spec.call, spec.call_span));
-    };
-    let params = function.param_names().len();
+    let params = callee.params;
     let check = |args: &[Value], prefix: &str| {
-        guest
-            .check(&spec.call, args)
-            .map_err(|e| err(spec.args_span, format!("{prefix}{}", e.message())))
+        (callee.check)(args).map_err(|e| err(spec.args_span, format!("{prefix}{e}")))
     };
     let with_body = || {
         let mut args = vec![Value::Bytes(Vec::new())];
@@ -350,13 +443,14 @@ fn check_task(job: &Job, spec: &TaskSpec, guest: &LoadedGuest) -> Result<Inputs,
                 let args = match (params, item) {
                     (1, item) => vec![item.clone()],
                     (_, Value::List(args)) => args.clone(),
-                    (n, other) => {
+                    (_, other) => {
                         return Err(err(
                             spec.args_span,
                             format!(
-                                "item {i}: `{}` takes {n} arguments ({}), so each item must be an array of {n} values, not {}",
+                                "item {i}: `{}` takes {} ({}), so each item must be an array of its arguments, not {}",
                                 spec.call,
-                                function.signature(),
+                                callee.arity,
+                                callee.signature,
                                 other.kind_name()
                             ),
                         ));

@@ -15,6 +15,7 @@ use crate::dispatch::{Data, Input, Runner};
 use crate::job::SaveSpec;
 use crate::record::{Outcome, Record};
 use crate::sink::Delivery;
+use wpool_cli::script::{self, Script};
 
 /// What every input of one `[[task]]` shares.
 pub(crate) struct TaskCtx {
@@ -23,6 +24,9 @@ pub(crate) struct TaskCtx {
     pub(crate) name: Option<String>,
     pub(crate) guest_name: String,
     pub(crate) call: String,
+    /// The Python script `call` is a function of, when the guest is its
+    /// interpreter: each call becomes the interpreter's `run`.
+    pub(crate) script: Option<Arc<Script>>,
     pub(crate) options: TaskOptions,
     /// The task's `args`, after a file's bytes or a fetched body.
     pub(crate) extra: Vec<Value>,
@@ -116,31 +120,26 @@ impl TaskCtx {
         permit: OwnedSemaphorePermit,
     ) -> impl Future<Output = ()> + Send + 'static {
         let started = Instant::now();
+        let (call, args) = match &self.script {
+            Some(script) => ("run", script.request(&self.call, &args)),
+            None => (self.call.as_str(), args),
+        };
         let queued = (self.pool)
-            .enqueue_with(&self.guest, &self.call, args, self.options.clone())
+            .enqueue_with(&self.guest, call, args, self.options.clone())
             .await;
         async move {
             let result = match queued {
                 Ok(queued) => queued.await,
                 Err(e) => Err(e),
             };
-            if let (Ok(out), Some(reduce)) = (&result, &self.reduce) {
-                let _ = reduce.send(out.value.clone()).await;
-            }
             let record = match result {
-                Ok(mut out) => {
-                    let value = std::mem::take(&mut out.value);
-                    let outcome = match &self.save {
-                        None => Outcome::Ok(value),
-                        Some(save) => match save_value(save.path_for(&input, index), value).await {
-                            Ok(written) => Outcome::Ok(written),
-                            Err(message) => Outcome::Err {
-                                kind: "write".to_owned(),
-                                message,
-                            },
-                        },
+                Ok(out) => {
+                    let (ms, worker) = (millis(out.elapsed), Some(out.worker));
+                    let outcome = match self.decode(out.value) {
+                        Ok(value) => self.keep(value, &input, index).await,
+                        Err(outcome) => outcome,
                     };
-                    self.record(index, input, outcome, millis(out.elapsed), Some(out.worker))
+                    self.record(index, input, outcome, ms, worker)
                 }
                 Err(e) => {
                     let ms = millis(started.elapsed());
@@ -149,6 +148,35 @@ impl TaskCtx {
             };
             let permit = self.hold_permit.then_some(permit);
             let _ = self.records.send(Delivery { record, permit }).await;
+        }
+    }
+
+    /// The function's result: the call's own, or what a Python script's
+    /// function returned (a failure if the driver's output does not parse).
+    fn decode(&self, value: Value) -> Result<Value, Outcome> {
+        match &self.script {
+            None => Ok(value),
+            Some(_) => script::decode(&value).map_err(|message| Outcome::Err {
+                kind: "guest".to_owned(),
+                message,
+            }),
+        }
+    }
+
+    /// Hands a result to `reduce` and writes it (`save`): the record's outcome.
+    async fn keep(&self, value: Value, input: &str, index: usize) -> Outcome {
+        if let Some(reduce) = &self.reduce {
+            let _ = reduce.send(value.clone()).await;
+        }
+        match &self.save {
+            None => Outcome::Ok(value),
+            Some(save) => match save_value(save.path_for(input, index), value).await {
+                Ok(written) => Outcome::Ok(written),
+                Err(message) => Outcome::Err {
+                    kind: "write".to_owned(),
+                    message,
+                },
+            },
         }
     }
 

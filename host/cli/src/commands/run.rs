@@ -243,6 +243,7 @@ async fn execute(
             name: task.spec.name.clone(),
             guest_name: task.spec.guest.clone(),
             call: task.spec.call.clone(),
+            script: task.script,
             options: task
                 .spec
                 .timeout

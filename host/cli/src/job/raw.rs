@@ -42,6 +42,7 @@ pub(super) enum RawGuest {
 pub(super) struct RawGuestTable {
     pub(super) path: Option<Spanned<String>>,
     pub(super) builtin: Option<Spanned<String>>,
+    pub(super) python: Option<Spanned<String>>,
     pub(super) digest: Option<bool>,
     pub(super) dirs: Option<Vec<RawDir>>,
     pub(super) env: Option<BTreeMap<String, String>>,

@@ -69,6 +69,15 @@ pub enum GuestSource {
     File(PathBuf),
     /// A built-in guest, under another name (to give it grants).
     Builtin(String),
+    /// A Python script (a `.py` path, resolved against [`Job::base_dir`]),
+    /// run by a CPython-for-WASI interpreter: the guest's `python` key,
+    /// resolved likewise, or `None` to find one when the job is planned.
+    PythonScript {
+        /// The `.py` file.
+        script: PathBuf,
+        /// The interpreter's `.wasm`, if the job names one.
+        interpreter: Option<PathBuf>,
+    },
 }
 
 /// A host folder granted to a guest.

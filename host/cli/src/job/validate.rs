@@ -141,7 +141,7 @@ impl Cx<'_> {
                     return Err(self.err(range, "guest path must not be empty"));
                 }
                 RawGuest::Path(p) => GuestSpec {
-                    source: GuestSource::File(base_dir.join(p)),
+                    source: file_source(base_dir.join(p), None),
                     digest: false,
                     dirs: Vec::new(),
                     env: Vec::new(),
@@ -151,7 +151,23 @@ impl Cx<'_> {
                 RawGuest::Table(t) => GuestSpec {
                     source: match (t.path, t.builtin) {
                         (Some(path), None) => {
-                            GuestSource::File(base_dir.join(self.not_empty("path", path)?))
+                            let path = base_dir.join(self.not_empty("path", path)?);
+                            let python = match t.python {
+                                Some(python) if !is_script(&path) => {
+                                    let msg = "`python` names the interpreter of a Python \
+                                               script guest, and `path` is not a `.py` file";
+                                    return Err(self.err(python.span(), msg));
+                                }
+                                Some(python) => {
+                                    Some(base_dir.join(self.not_empty("python", python)?))
+                                }
+                                None => None,
+                            };
+                            file_source(path, python)
+                        }
+                        (None, Some(_)) if t.python.is_some() => {
+                            let at = t.python.map_or(range.clone(), |p| p.span());
+                            return Err(self.err(at, "`python` needs a `.py` `path`"));
                         }
                         (None, Some(builtin)) => {
                             let at = builtin.span();
@@ -261,5 +277,22 @@ impl Cx<'_> {
                 .choice("output order", raw.order, &orders)?
                 .unwrap_or_default(),
         })
+    }
+}
+
+/// Whether a guest path is a Python script (`.py`) rather than a `.wasm`.
+fn is_script(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "py")
+}
+
+/// A guest file: a Python script with its interpreter, or a `.wasm`/`.wat`.
+fn file_source(path: PathBuf, interpreter: Option<PathBuf>) -> GuestSource {
+    if is_script(&path) {
+        GuestSource::PythonScript {
+            script: path,
+            interpreter,
+        }
+    } else {
+        GuestSource::File(path)
     }
 }

@@ -1,5 +1,5 @@
 //! Before anything is published: the checks `--nats` adds to a job's
-//! (no host folders), the guests' bytes and the limits every task carries.
+//! (no host folders, no Python scripts), the guests' bytes and the limits every task carries.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -14,6 +14,17 @@ use crate::plan::Plan;
 /// see them.
 pub(crate) fn check(job: &Job, plan: &Plan) -> Result<(), JobError> {
     for task in &plan.tasks {
+        if let Some(declared) = job.guests.get(&task.spec.guest)
+            && let GuestSource::PythonScript { .. } = declared.source
+        {
+            let message = format!(
+                "guest `{}` is a Python script, which `--nats` does not run yet: workers run \
+                 `.wasm` guests only (run this job without `--nats`, or build the script into a \
+                 component with componentize-py)",
+                task.spec.guest
+            );
+            return Err(JobError::at_location(&job.path, declared.span, message));
+        }
         if let Some(declared) = job.guests.get(&task.spec.guest)
             && !declared.dirs.is_empty()
         {
@@ -37,6 +48,10 @@ fn guest_bytes(job: &Job, name: &str) -> Result<(Vec<u8>, GuestRef)> {
                 GuestSource::File(path) => std::fs::read(path)
                     .with_context(|| format!("cannot read guest `{}`", path.display()))?,
                 GuestSource::Builtin(builtin) => builtin_bytes(builtin)?,
+                GuestSource::PythonScript { script, .. } => anyhow::bail!(
+                    "guest `{name}` is a Python script (`{}`): refused by `check`",
+                    script.display()
+                ),
             };
             (
                 bytes,
