@@ -50,7 +50,7 @@ bench-python *args:
 test-cluster:
     cargo test -p wpool-cli --test cluster
 
-# The Python package's tests alone (maturin build, venv under target/, pytest).
+# The Python package's tests alone (cargo-built extension, pytest; --maturin for a wheel).
 test-python *args:
     bash python/test.sh {{args}}
 

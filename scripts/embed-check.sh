@@ -12,6 +12,10 @@
 #     seed's heavy_calc job. (Not from its package: a crate named `wpool`
 #     already exists on crates.io, so the packaged CLI's `wpool` dependency
 #     would resolve to that one until ours is published under its name.)
+#  4. `maturin sdist` of the Python package: its pyproject is valid and the
+#     source distribution `pip install` builds from carries the Rust crates
+#     it needs. (Building the wheel compiles Wasmtime again with other
+#     features; `bash python/test.sh --maturin` does that.)
 #
 # Steps 2 and 3 build with a rustc wrapper that fails the build if anything
 # (a build script, a dependency) compiles for a wasm target: the target is
@@ -111,3 +115,16 @@ grep -q '"value":99999998' "$scratch/records.jsonl" || {
   exit 1
 }
 echo "embedding and installing work without the wasm32 target"
+
+echo "== maturin sdist (python/)"
+python3 -m maturin sdist --manifest-path python/Cargo.toml --out "$scratch/sdist" >/dev/null
+sdist=$(ls "$scratch"/sdist/wpool-*.tar.gz)
+listing=$(tar -tzf "$sdist")
+for needed in pyproject.toml python/Cargo.toml wpool/__init__.py wpool/_wpool.pyi \
+    host/wpool/Cargo.toml host/builtins/Cargo.toml; do
+  grep -q "/$needed\$" <<<"$listing" || {
+    echo "the Python sdist lacks $needed" >&2
+    exit 1
+  }
+done
+echo "the Python package's sdist carries what pip needs to build it"
