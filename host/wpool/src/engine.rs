@@ -20,6 +20,11 @@ use crate::state::StoreState;
 /// timeouts and of [`Pool::abort`](crate::Pool::abort).
 pub(crate) const TICK: Duration = Duration::from_millis(2);
 
+/// Core instances the pooling allocator allows per component instance it
+/// reserves room for (`max_instances`): componentize-py components
+/// instantiate ~10 core modules each; 32 leaves room for larger ones.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 32;
+
 /// Engine, linkers and cache: everything guests are compiled and linked with.
 pub(crate) struct Runtime {
     pub(crate) engine: Engine,
@@ -342,10 +347,16 @@ fn build_engine(options: &EngineOptions, pooling: bool) -> Result<Engine, BuildE
     if pooling {
         let mut pool = PoolingAllocationConfig::default();
         let max_memory = options.memory.next_multiple_of(64 << 10);
+        // A component instance holds several core instances (a
+        // componentize-py component ~10: libc, libpython, adapters, ...).
+        // Wasmtime only counts these, so the headroom costs nothing.
+        let core_instances = options
+            .instances
+            .saturating_mul(CORE_INSTANCES_PER_COMPONENT);
         pool.max_memory_size(max_memory)
             .total_memories(options.instances)
             .total_tables(options.instances)
-            .total_core_instances(options.instances)
+            .total_core_instances(core_instances)
             .total_component_instances(options.instances)
             .total_stacks(options.instances);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
