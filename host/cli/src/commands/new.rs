@@ -1,15 +1,17 @@
-//! `wpool new NAME`: scaffold a Rust guest crate (a `wasm32-wasip2` component)
-//! from the templates in `host/cli/templates/guest/`, with a WIT world, an
-//! example export, a unit test and a job file that runs it.
+//! `wpool new NAME`: scaffold a guest with a WIT world, example exports, a
+//! native test and a job file that runs it. `--lang rust` (the default) writes
+//! a Rust crate for `wasm32-wasip2` from `host/cli/templates/guest/`;
+//! `--lang python` a Python module built by componentize-py from
+//! `host/cli/templates/python-guest/`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use clap::Args;
+use clap::{Args, ValueEnum};
 
-/// Create a new Rust guest crate: WIT world, implementation, unit test, job file.
+/// Create a new guest: WIT world, implementation, native test, job file.
 #[derive(Debug, Args)]
 pub(crate) struct NewArgs {
     /// The guest's name: lowercase ASCII letters, digits, `-` and `_`, starting
@@ -22,26 +24,60 @@ pub(crate) struct NewArgs {
     /// overwritten, others are kept).
     #[arg(long)]
     force: bool,
+    /// The guest's source language: `rust` (a crate built for
+    /// `wasm32-wasip2`) or `python` (`app.py`, built by componentize-py).
+    #[arg(long, value_enum, default_value_t = Lang::Rust)]
+    lang: Lang,
 }
 
-/// A file of the new crate and its template, `templates/guest/PATH.tmpl`.
+/// The language a new guest is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Lang {
+    /// A Rust crate using `wit-bindgen`, built with `cargo build --target wasm32-wasip2`.
+    Rust,
+    /// A Python module (`app.py`) built into a component with componentize-py.
+    Python,
+}
+
+impl Lang {
+    /// The files of a new guest in this language: path inside it, template text.
+    fn templates(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Lang::Rust => RUST_TEMPLATES,
+            Lang::Python => PYTHON_TEMPLATES,
+        }
+    }
+}
+
+/// A file of the new guest and its template, `templates/DIR/PATH.tmpl`.
 macro_rules! template {
-    ($path:literal) => {
+    ($dir:literal, $path:literal) => {
         (
             $path,
-            include_str!(concat!("../../templates/guest/", $path, ".tmpl")),
+            include_str!(concat!("../../templates/", $dir, "/", $path, ".tmpl")),
         )
     };
 }
 
-/// The files of a new guest crate: path inside the crate, template text.
-const TEMPLATES: &[(&str, &str)] = &[
-    template!("Cargo.toml"),
-    template!("wit/world.wit"),
-    template!("src/lib.rs"),
-    template!("README.md"),
-    template!("job.toml"),
-    template!(".gitignore"),
+/// The files of a new Rust guest crate: path inside the crate, template text.
+const RUST_TEMPLATES: &[(&str, &str)] = &[
+    template!("guest", "Cargo.toml"),
+    template!("guest", "wit/world.wit"),
+    template!("guest", "src/lib.rs"),
+    template!("guest", "README.md"),
+    template!("guest", "job.toml"),
+    template!("guest", ".gitignore"),
+];
+
+/// The files of a new Python guest: path inside its folder, template text.
+const PYTHON_TEMPLATES: &[(&str, &str)] = &[
+    template!("python-guest", "wit/world.wit"),
+    template!("python-guest", "app.py"),
+    template!("python-guest", "test_app.py"),
+    template!("python-guest", "build.sh"),
+    template!("python-guest", "README.md"),
+    template!("python-guest", "job.toml"),
+    template!("python-guest", ".gitignore"),
 ];
 
 /// Names a guest cannot take (after `_` becomes `-`): Rust keywords, built-in
@@ -58,29 +94,41 @@ const RESERVED: &str = "
 impl NewArgs {
     pub(crate) fn execute(self) -> Result<ExitCode> {
         let dir = self.path.unwrap_or_else(|| PathBuf::from(&self.name));
-        let files = scaffold(&self.name, &dir, self.force)?;
+        let files = scaffold(&self.name, self.lang, &dir, self.force)?;
         println!("created guest `{}` in {}:", self.name, dir.display());
         for file in &files {
             println!("  {}", file.display());
         }
-        println!(
-            "\nnext steps:\n  \
-             cd {}\n  \
-             cargo test                                      # unit tests, natively\n  \
-             cargo build --release --target wasm32-wasip2    # rustup target add wasm32-wasip2, once\n  \
-             wpool inspect target/wasm32-wasip2/release/{}.wasm\n  \
-             wpool run job.toml",
-            dir.display(),
-            crate_name(&self.name),
-        );
+        let dir = dir.display();
+        match self.lang {
+            Lang::Rust => println!(
+                "\nnext steps:\n  \
+                 cd {dir}\n  \
+                 cargo test                                      # unit tests, natively\n  \
+                 cargo build --release --target wasm32-wasip2    # rustup target add wasm32-wasip2, once\n  \
+                 wpool inspect target/wasm32-wasip2/release/{}.wasm\n  \
+                 wpool run job.toml",
+                crate_name(&self.name),
+            ),
+            Lang::Python => println!(
+                "\nnext steps:\n  \
+                 cd {dir}\n  \
+                 python3 test_app.py     # tests, natively with CPython\n  \
+                 sh build.sh             # python3 -m pip install 'componentize-py>=0.25,<0.26', once\n  \
+                 wpool inspect {}.wasm\n  \
+                 wpool run job.toml      # the first run compiles ~18 MB: seconds; later ones hit the cache",
+                self.name,
+            ),
+        }
         Ok(ExitCode::SUCCESS)
     }
 }
 
-/// Writes a new guest crate named `name` into `dir` (created if missing) and
-/// returns the files written. Refuses a directory that is not empty unless
-/// `force`; on error, files already written are left in place.
-pub(crate) fn scaffold(name: &str, dir: &Path, force: bool) -> Result<Vec<PathBuf>> {
+/// Writes a new guest named `name` in `lang` into `dir` (created if missing)
+/// and returns the files written; shell scripts are made executable. Refuses
+/// a directory that is not empty unless `force`; on error, files already
+/// written are left in place.
+pub(crate) fn scaffold(name: &str, lang: Lang, dir: &Path, force: bool) -> Result<Vec<PathBuf>> {
     validate_name(name)?;
     if !force && fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) {
         let dir = dir.display();
@@ -93,12 +141,34 @@ pub(crate) fn scaffold(name: &str, dir: &Path, force: bool) -> Result<Vec<PathBu
             .with_context(|| format!("cannot create `{}`", parent.display()))?;
         fs::write(&path, render(template, name))
             .with_context(|| format!("cannot write `{}`", path.display()))?;
+        if relative.ends_with(".sh") {
+            make_executable(&path)?;
+        }
         Ok(path)
     };
-    TEMPLATES.iter().map(write).collect()
+    lang.templates().iter().map(write).collect()
 }
 
-/// Checks that `name` works as a Cargo package, a Rust crate and a WIT world.
+/// Adds the execute bits to `path` (on Unix; elsewhere run it with `sh`).
+fn make_executable(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mut permissions = fs::metadata(path)
+            .with_context(|| format!("cannot read `{}`", path.display()))?
+            .permissions();
+        permissions.set_mode(permissions.mode() | 0o111);
+        fs::set_permissions(path, permissions)
+            .with_context(|| format!("cannot make `{}` executable", path.display()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Checks that `name` works as a Cargo package, a Rust crate, a WIT world and
+/// a file name (the same rules for every language, so a guest can be rewritten
+/// in another under its name).
 fn validate_name(name: &str) -> Result<()> {
     let rule = "use lowercase letters, digits, `-` and `_`, starting with a letter";
     let world = world_name(name);
@@ -175,8 +245,8 @@ mod tests {
     fn writes_a_crate_with_no_placeholders_left() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("my-guest");
-        let files = scaffold("my-guest", &dir, false).unwrap();
-        assert_eq!(files.len(), TEMPLATES.len());
+        let files = scaffold("my-guest", Lang::Rust, &dir, false).unwrap();
+        assert_eq!(files.len(), RUST_TEMPLATES.len());
         let read = |p: &Path| fs::read_to_string(dir.join(p)).unwrap();
         for file in &files {
             assert!(!read(file).contains("{{"), "{}", file.display());
@@ -190,14 +260,51 @@ mod tests {
     }
 
     #[test]
+    fn writes_a_python_guest_with_no_placeholders_left() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("word_stats");
+        let files = scaffold("word_stats", Lang::Python, &dir, false).unwrap();
+        assert_eq!(files.len(), PYTHON_TEMPLATES.len());
+        let read = |p: &str| fs::read_to_string(dir.join(p)).unwrap();
+        for file in &files {
+            assert!(
+                !read(file.to_str().unwrap()).contains("{{"),
+                "{}",
+                file.display()
+            );
+        }
+        assert!(read("wit/world.wit").contains("world word-stats {"));
+        assert!(read("wit/world.wit").contains("export heavy-calc: func(n: u64) -> u64;"));
+        assert!(read("app.py").contains("class WitWorld(wit_world.WitWorld):"));
+        let build = read("build.sh");
+        assert!(
+            build.contains(
+                "componentize-py -d wit -w word-stats componentize app -o word_stats.wasm"
+            )
+        );
+        let job = read("job.toml");
+        assert!(job.contains("word_stats = \"word_stats.wasm\""));
+        toml::from_str::<toml::Table>(&job).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.join("build.sh"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o111, 0o111, "build.sh is not executable: {mode:o}");
+        }
+    }
+
+    #[test]
     fn refuses_a_non_empty_directory_unless_forced() {
         let tmp = tempfile::tempdir().unwrap();
         let keep = tmp.path().join("keep.txt");
         fs::write(&keep, "mine").unwrap();
-        let err = scaffold("guest", tmp.path(), false).unwrap_err();
+        let err = scaffold("guest", Lang::Rust, tmp.path(), false).unwrap_err();
         assert!(err.to_string().contains("not empty"), "{err}");
         assert!(!tmp.path().join("Cargo.toml").exists());
-        scaffold("guest", tmp.path(), true).unwrap();
+        scaffold("guest", Lang::Rust, tmp.path(), true).unwrap();
         assert!(tmp.path().join("Cargo.toml").exists());
         assert_eq!(fs::read_to_string(keep).unwrap(), "mine");
     }

@@ -1,4 +1,5 @@
-//! `wpool new`: scaffold → test → build → inspect → run, for real.
+//! `wpool new` (Rust and `--lang python`): scaffold → test → build → inspect
+//! → run, for real.
 
 use std::path::Path;
 use std::process::Command;
@@ -99,4 +100,89 @@ fn bad_names_and_occupied_folders_are_refused() {
         std::fs::read_to_string(dir.path().join("keep.txt")).unwrap(),
         "mine"
     );
+}
+
+#[test]
+fn a_scaffolded_python_guest_tests_builds_and_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let guest = dir.path().join("py-stats");
+    wpool()
+        .args(["new", "py-stats", "--lang", "python", "--path"])
+        .arg(&guest)
+        .run()
+        .success()
+        .stdout_contains("created guest `py-stats`")
+        .stdout_contains("sh build.sh");
+    for file in [
+        "wit/world.wit",
+        "app.py",
+        "test_app.py",
+        "build.sh",
+        "job.toml",
+        "README.md",
+        ".gitignore",
+    ] {
+        assert!(guest.join(file).is_file(), "{file} missing");
+    }
+
+    // Its tests pass natively with CPython, without componentize-py's bindings.
+    let out = Command::new("python3")
+        .arg("test_app.py")
+        .current_dir(&guest)
+        .output()
+        .expect("run python3");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "python3 test_app.py failed:\n{stderr}"
+    );
+    assert!(stderr.contains("Ran 3 tests"), "{stderr}");
+
+    // With componentize-py, `build.sh` makes a component that its job runs.
+    if crate::python_component::componentize_py().is_none() {
+        return;
+    }
+    let out = Command::new("./build.sh")
+        .current_dir(&guest)
+        .output()
+        .expect("run build.sh");
+    assert!(
+        out.status.success(),
+        "build.sh failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wpool()
+        .arg("inspect")
+        .arg(guest.join("py-stats.wasm"))
+        .run()
+        .success()
+        .stdout_contains("kind: component")
+        .stdout_contains("heavy-calc: func(n: u64) -> u64")
+        .stdout_contains("word-stats: func(input: list<u8>) -> string");
+    let records = wpool()
+        .args(["run", "--format", "jsonl"])
+        .arg(guest.join("job.toml"))
+        .run()
+        .success()
+        .json_lines();
+    let values: Vec<serde_json::Value> = records.iter().map(|r| r["value"].clone()).collect();
+    let expected = [
+        serde_json::json!(2001),
+        serde_json::json!(199_999),
+        serde_json::json!("2 3 13"),
+    ];
+    assert_eq!(values, expected);
+}
+
+#[test]
+fn an_unknown_language_lists_the_choices() {
+    let dir = tempfile::tempdir().unwrap();
+    wpool()
+        .args(["new", "guest", "--lang", "cobol", "--path"])
+        .arg(dir.path().join("guest"))
+        .run()
+        .status(2)
+        .stderr_contains("rust")
+        .stderr_contains("python");
 }
