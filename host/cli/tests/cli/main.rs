@@ -8,6 +8,7 @@ mod hostile; // hostile guests beside good ones, grants, broken modules, lazy ra
 mod inspect; // `wpool inspect`, `wpool guests`, and the compile cache across processes
 mod interrupt; // SIGINT/SIGTERM: stop dispatching, grace period, exit 130; a second signal stops at once
 mod job_errors; // malformed job files, in-process one test each; a smoke test of exit 2
+mod python_component; // components from Python source (componentize-py): the seed's functions vs CPython
 mod python_script; // Python script guests: a .py file's functions in CPython for WASI
 mod records; // result records: formats, order, output file, exit status on failures, closed pipes
 mod reduce; // `reduce` + `report`, `save`, atomic output files
