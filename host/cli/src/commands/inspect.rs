@@ -6,12 +6,15 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Args;
 
+use wpool_cli::script::{self, Script};
+
 use super::{CacheArgs, guest_from_arg};
 
 /// Show a guest's kind, imports and exported functions.
 #[derive(Debug, Args)]
 pub(crate) struct InspectArgs {
-    /// A built-in guest's name, or the path of a `.wasm` (or `.wat`) file.
+    /// A built-in guest's name, or the path of a `.wasm` (or `.wat`) file,
+    /// or of a Python script (`.py`).
     guest: String,
     #[command(flatten)]
     cache: CacheArgs,
@@ -21,6 +24,9 @@ impl InspectArgs {
     /// Exit status 0 when the guest can run, 1 when it cannot (the reason is
     /// printed), 2 when it cannot be read or compiled.
     pub(crate) fn execute(self) -> Result<ExitCode> {
+        if self.guest.ends_with(".py") {
+            return inspect_script(&self.guest);
+        }
         let pool = self.cache.inspection_pool()?;
         let report = pool
             .inspect(guest_from_arg(&self.guest))
@@ -117,4 +123,29 @@ mod tests {
         );
         assert_eq!(indent(""), "");
     }
+}
+
+/// A Python script guest: its functions, and the interpreter that would run
+/// them (exit 1 when there is none).
+fn inspect_script(path: &str) -> Result<ExitCode> {
+    let script = Script::load(std::path::Path::new(path)).map_err(anyhow::Error::msg)?;
+    println!("guest: {}", script.file());
+    println!("kind: python script (its top-level functions, run in CPython for WASI)");
+    let interpreter = script::interpreter(None);
+    match &interpreter {
+        Ok(path) => println!("interpreter: {}", path.display()),
+        Err(e) => println!("interpreter: NOT FOUND: {e}"),
+    }
+    println!("functions:");
+    if script.defs().is_empty() {
+        println!("  (no top-level functions)");
+    }
+    for def in script.defs() {
+        println!("  {}  (line {})", def.signature(), def.line);
+    }
+    Ok(if interpreter.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -9,7 +9,6 @@
 # A failure writes "Type: message" and the traceback to stderr, exit status 1.
 import json
 import sys
-import traceback
 
 
 def _decode(v):
@@ -45,6 +44,8 @@ def _main():
         text = json.dumps(_encode(result), allow_nan=False)
     except BaseException as e:
         sys.stderr.write(f"{type(e).__name__}: {e}\n")
+        import traceback  # only on failure: imports cost start-up time
+
         # The traceback from the script's own frames (the driver's is first).
         traceback.print_exception(type(e), e, e.__traceback__.tb_next)
         sys.stderr.flush()

@@ -52,6 +52,11 @@ impl Script {
         &self.file
     }
 
+    /// Its top-level functions, in file order.
+    pub fn defs(&self) -> &[Def] {
+        &self.defs
+    }
+
     /// The top-level function `name`, or an error listing the others.
     pub fn def(&self, name: &str) -> Result<&Def, String> {
         if let Some(def) = self.defs.iter().find(|d| d.name == name) {

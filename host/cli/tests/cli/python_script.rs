@@ -315,3 +315,39 @@ fn mistakes_are_job_errors_before_anything_runs() {
         .status(2)
         .stderr_contains("is a Python script, which `--nats` does not run yet");
 }
+
+#[test]
+fn inspect_lists_a_scripts_functions_and_the_environment_names_the_interpreter() {
+    let Some(python) = interpreter() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let job = job(
+        dir.path(),
+        "seed = \"seed.py\"",
+        "[[task]]\nguest = \"seed\"\ncall = \"heavy_calc\"\nargs = [10]\n",
+    );
+    wpool()
+        .arg("inspect")
+        .arg(dir.path().join("seed.py"))
+        .run()
+        .success()
+        .stdout_contains("kind: python script")
+        .stdout_contains("heavy_calc(n)  (line 3)")
+        .stdout_contains("shapes(a, b=2, *rest)  (line 9)")
+        .stdout_contains(&python.display().to_string());
+    // $WPOOL_PYTHON_WASM wins over the installed package.
+    wpool()
+        .env("WPOOL_PYTHON_WASM", "/nonexistent/python.wasm")
+        .args(["run", "--format", "jsonl"])
+        .arg(&job)
+        .run()
+        .status(2)
+        .stderr_contains("job.toml:5:8")
+        .stderr_contains("/nonexistent/python.wasm");
+    wpool()
+        .env("WPOOL_PYTHON_WASM", python)
+        .args(["run", "--format", "jsonl"])
+        .arg(&job)
+        .run()
+        .success()
+        .stdout_contains("\"value\":19");
+}
