@@ -263,6 +263,9 @@ fn load_guest(
     Ok((guest, script))
 }
 
+/// Checks one call's arguments against what it calls; the error is the message.
+type ArgCheck<'a> = dyn Fn(&[Value]) -> Result<(), String> + 'a;
+
 /// What a task calls, as far as its inputs are concerned: how many
 /// parameters, and whether a list of arguments fits.
 struct Callee<'a> {
@@ -274,7 +277,7 @@ struct Callee<'a> {
     /// "2 arguments", for messages.
     arity: String,
     /// Checks one call's arguments; the error is the message.
-    check: Box<dyn Fn(&[Value]) -> Result<(), String> + 'a>,
+    check: Box<ArgCheck<'a>>,
 }
 
 impl<'a> Callee<'a> {

@@ -111,20 +111,6 @@ pub(crate) fn indent(text: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::indent;
-
-    #[test]
-    fn indent_leaves_blank_lines_blank() {
-        assert_eq!(
-            indent("a;\n\nworld b {\n  c\n}"),
-            "  a;\n\n  world b {\n    c\n  }\n"
-        );
-        assert_eq!(indent(""), "");
-    }
-}
-
 /// A Python script guest: its functions, and the interpreter that would run
 /// them (exit 1 when there is none).
 fn inspect_script(path: &str) -> Result<ExitCode> {
@@ -148,4 +134,18 @@ fn inspect_script(path: &str) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::indent;
+
+    #[test]
+    fn indent_leaves_blank_lines_blank() {
+        assert_eq!(
+            indent("a;\n\nworld b {\n  c\n}"),
+            "  a;\n\n  world b {\n    c\n  }\n"
+        );
+        assert_eq!(indent(""), "");
+    }
 }
