@@ -9,6 +9,7 @@ mod baseline;
 mod byte_calls;
 mod cluster;
 mod fetch;
+mod pyguests;
 mod python;
 mod report;
 mod resilience;
@@ -54,7 +55,7 @@ struct Args {
     /// A `results.json` of an earlier run: print how wpool's medians moved.
     #[arg(long, value_name = "PATH")]
     compare: Option<PathBuf>,
-    /// The release `wpool` binary, for the whole-program workloads D, E, F and G
+    /// The release `wpool` binary, for the whole-program workloads D to H
     /// [default: target/release/wpool; `cargo build --release -p wpool-cli`].
     #[arg(long, value_name = "PATH")]
     wpool_bin: Option<PathBuf>,
@@ -131,14 +132,15 @@ fn main() -> Result<()> {
             bench.sha_versus(&pythons)
         })?);
     }
-    if settings.wants("D") || settings.wants("E") || settings.wants("F") || settings.wants("G") {
+    let whole_program = ["D", "E", "F", "G", "H"];
+    if whole_program.iter().any(|w| settings.wants(w)) {
         let bin = args
             .wpool_bin
             .clone()
             .unwrap_or_else(|| target_dir().join("release").join("wpool"));
         anyhow::ensure!(
             bin.is_file(),
-            "workloads D, E, F and G run the release binary, and `{}` is missing: \
+            "workloads D to H run the release binary, and `{}` is missing: \
              build it with `cargo build --release -p wpool-cli` (`just bench` does), \
              or leave them out with --only",
             bin.display()
@@ -163,6 +165,12 @@ fn main() -> Result<()> {
             rows.extend(step(
                 "G. through NATS with 2 worker processes vs local",
                 || bench.cluster(&bin),
+            )?);
+        }
+        if settings.wants("H") {
+            rows.extend(step(
+                "H. Python guests (componentize-py) vs CPython",
+                || pyguests::python_guests(&settings, &pythons, &bin),
             )?);
         }
     }
