@@ -17,7 +17,7 @@ pub(crate) struct NewArgs {
     /// The guest's name: lowercase ASCII letters, digits, `-` and `_`, starting
     /// with a letter (e.g. `word-count`).
     name: String,
-    /// Directory to create the crate in [default: ./NAME].
+    /// Directory to create the guest in [default: ./NAME].
     #[arg(long, value_name = "DIR")]
     path: Option<PathBuf>,
     /// Write into a directory that is not empty (generated files are
