@@ -1,17 +1,19 @@
 //! Criterion micro-benchmarks of wpool's per-task costs: a round trip through
-//! the pool (typed and dynamic), fresh instance versus reuse, and SHA-256 of
-//! 64 KiB in wasm.
+//! the pool (typed and dynamic), fresh instance versus reuse, SHA-256 of
+//! 64 KiB in wasm, and tiny tasks in bulk (`map`, many submitters).
 //!
-//! Every pool here has one worker and no compile cache: guests are compiled
-//! by `load`, before any timing starts. Calls are awaited one after another on
-//! a current-thread tokio runtime, and a sample times a whole batch of calls
-//! (`iter_custom`) so `block_on` is not part of the figure. Side-by-side
-//! ratios against native code live in the `wpool-bench` binary (`bench/`).
+//! Pools have no compile cache: guests are compiled by `load`, before any
+//! timing starts. The single-call groups use one worker and await calls one
+//! after another on a current-thread tokio runtime; a sample times a whole
+//! batch of calls (`iter_custom`) so `block_on` is not part of the figure.
+//! The bulk group uses two workers. Side-by-side ratios against native code
+//! live in the `wpool-bench` binary (`bench/`).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use futures::StreamExt;
 use tokio::runtime::Runtime;
 use wpool::{Guest, InstanceMode, LoadedGuest, Pool};
 
@@ -24,9 +26,18 @@ fn runtime() -> Runtime {
         .expect("cannot build the tokio runtime")
 }
 
+/// Tiny tasks per `bulk` sample.
+const BULK_TASKS: usize = 10_000;
+/// Concurrent submitters in the `bulk` group.
+const SUBMITTERS: usize = 64;
+
 fn pool(mode: InstanceMode) -> Pool {
+    pool_of(1, mode)
+}
+
+fn pool_of(workers: usize, mode: InstanceMode) -> Pool {
     Pool::builder()
-        .workers(1)
+        .workers(workers)
         .timeout(Duration::from_secs(60))
         .instance_mode(mode)
         .no_cache()
@@ -138,5 +149,73 @@ fn sha256(c: &mut Criterion) {
     rt.block_on(pool.shutdown());
 }
 
-criterion_group!(micro, call, instance, sha256);
+/// Tiny tasks in bulk on two workers: `map` driven from one current-thread
+/// runtime (as `executor.map` would be), and many concurrent submitters on a
+/// two-thread runtime.
+fn bulk(c: &mut Criterion) {
+    let single = runtime();
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("cannot build the tokio runtime");
+    let pool = pool_of(2, InstanceMode::Reuse);
+    let calc = load(&pool, "heavy_calc");
+    let mut group = c.benchmark_group("bulk");
+    group
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1))
+        .sample_size(20)
+        .throughput(Throughput::Elements(BULK_TASKS as u64));
+    group.bench_function("map 10k tiny tasks, 2 workers", |b| {
+        b.iter_custom(|iters| {
+            single.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let mut results = pool.map(
+                        &calc,
+                        "heavy-calc",
+                        std::iter::repeat_n(black_box(1u64), BULK_TASKS),
+                    );
+                    while let Some(out) = results.next().await {
+                        black_box(out.expect("task failed").value);
+                    }
+                }
+                start.elapsed()
+            })
+        })
+    });
+    let per = BULK_TASKS / SUBMITTERS;
+    group.throughput(Throughput::Elements((per * SUBMITTERS) as u64));
+    group.bench_function("10k typed calls, 64 submitters, 2 workers", |b| {
+        b.iter_custom(|iters| {
+            multi.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let submitters: Vec<_> = (0..SUBMITTERS)
+                        .map(|_| {
+                            let (pool, calc) = (pool.clone(), calc.clone());
+                            tokio::spawn(async move {
+                                for _ in 0..per {
+                                    let out: u64 = pool
+                                        .call::<(u64,), u64>(&calc, "heavy-calc", (black_box(1),))
+                                        .await
+                                        .expect("task failed");
+                                    black_box(out);
+                                }
+                            })
+                        })
+                        .collect();
+                    for submitter in submitters {
+                        submitter.await.expect("a submitter panicked");
+                    }
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+    single.block_on(pool.shutdown());
+}
+
+criterion_group!(micro, call, instance, sha256, bulk);
 criterion_main!(micro);
