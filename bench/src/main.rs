@@ -10,6 +10,7 @@ mod byte_calls;
 mod cluster;
 mod fetch;
 mod pyguests;
+mod pyscripts;
 mod python;
 mod report;
 mod resilience;
@@ -171,6 +172,10 @@ fn main() -> Result<()> {
             rows.extend(step(
                 "H. Python guests (componentize-py) vs CPython",
                 || pyguests::python_guests(&settings, &pythons, &bin),
+            )?);
+            rows.extend(step(
+                "H. Python scripts (CPython for WASI) vs CPython",
+                || pyscripts::rows(&settings, &pythons, &bin),
             )?);
         }
     }

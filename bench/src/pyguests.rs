@@ -34,7 +34,7 @@ world seed {
 
 /// The guest's source; CPython imports the same file natively (`WitWorld`
 /// is defined only where componentize-py provides `wit_world`).
-const APP: &str = r#"import hashlib
+pub(crate) const APP: &str = r#"import hashlib
 
 
 def heavy_calc(n):
@@ -63,7 +63,7 @@ if wit_world is not None:
 /// Runs `heavy_calc` over `argv` in a started pool of native CPython
 /// workers (`process`) or subinterpreters (`interpreter`, 3.14), timing only
 /// the map; prints `{"ms": …, "results": […]}`. Exit status 3: unavailable.
-const DRIVER: &str = r#"import json, sys, time
+pub(crate) const DRIVER: &str = r#"import json, sys, time
 from concurrent import futures
 import app
 
@@ -345,7 +345,7 @@ fn component_throughput(
 
 /// One round of `driver.py` with `python`: the map's wall time in ms, after
 /// checking every result is `expected`. Exit status 3 means unavailable.
-fn run_driver(
+pub(crate) fn run_driver(
     python: &Path,
     kind: &str,
     dir: &Path,

@@ -54,7 +54,7 @@ enum Command {
     Inspect(commands::inspect::InspectArgs),
     /// List the built-in guests and their functions.
     Guests(commands::guests::GuestsArgs),
-    /// Create a new Rust guest crate: WIT, one export, a test and a job file.
+    /// Create a new guest (a Rust crate, or a Python module with --lang python): WIT, exports, a test, a job file.
     New(commands::new::NewArgs),
     /// Run tasks for `wpool run --nats` jobs: a long-running cluster worker.
     Worker(commands::worker::WorkerArgs),
