@@ -196,22 +196,38 @@ fn component_startup(
         );
         Ok(ms)
     };
+    cold_vs_warm(
+        settings,
+        "H. componentize-py seed (18 MB): `wpool run`, one task, cold cache vs warm (compiling the component)",
+        run,
+        dir,
+        warm_cache,
+    )
+}
+
+/// Times `run(cache)` with a new, empty compile cache under `dir` each round
+/// (at most 3: each compiles for many seconds) against `warm`.
+pub(crate) fn cold_vs_warm(
+    settings: &Settings,
+    label: &str,
+    run: impl Fn(&Path) -> Result<f64>,
+    dir: &Path,
+    warm: &Path,
+) -> Result<Vec<Row>> {
     let mut cold_round = 0;
-    // Each cold round compiles for ~15-20 s on 2 cores: at most 3 of them.
     let cold_rounds = if settings.quick { 1 } else { 3 };
     let sides = vec![
         Side::limited(cold_rounds, || {
             cold_round += 1;
             run(&dir.join(format!("cold-{cold_round}")))
         }),
-        Side::new(|| run(warm_cache)),
+        Side::new(|| run(warm)),
     ];
     let mut measured = sides::run(settings.rounds, sides)?.into_iter();
     let cold = figure(measured.next(), "cold cache", Unit::Ms)?;
     let warm = figure(measured.next(), "warm cache", Unit::Ms)?;
-    let label = "H. componentize-py seed (18 MB): `wpool run`, one task";
     Ok(vec![Row::ratio(
-        format!("{label}, cold cache vs warm (compiling the component)"),
+        label,
         cold.clone(),
         warm.clone(),
         cold.median / warm.median,
@@ -307,12 +323,22 @@ fn component_throughput(
         crate::workloads::millions(n),
         settings.workers
     );
+    versus_pythons(&label, &wpool, measured)
+}
+
+/// The rows of `ours` against the measured native CPython
+/// `ProcessPoolExecutor` and, when measured, 3.14's `InterpreterPoolExecutor`.
+pub(crate) fn versus_pythons(
+    label: &str,
+    ours: &Figure,
+    mut measured: impl Iterator<Item = Measured>,
+) -> Result<Vec<Row>> {
     let versus = |baseline: Figure, name: &str| {
         Row::ratio(
             format!("{label}, vs {name}"),
-            wpool.clone(),
+            ours.clone(),
             baseline.clone(),
-            wpool.median / baseline.median,
+            ours.median / baseline.median,
             "wpool/Python",
             Target::Info,
             "info",
@@ -321,25 +347,20 @@ fn component_throughput(
     let native = figure(measured.next(), "CPython ProcessPoolExecutor", Unit::Ms)?;
     let mut rows = vec![versus(native, "native CPython (ProcessPoolExecutor)")];
     let interpreters = "Python 3.14 InterpreterPoolExecutor";
-    match measured.next() {
-        Some(Measured::Rounds(r)) => {
-            rows.push(versus(Figure::new(interpreters, Unit::Ms, r), interpreters))
-        }
-        Some(Measured::Skipped(reason)) => rows.push(Row::skipped(
+    let skipped = |reason: String| {
+        Row::skipped(
             format!("{label}, vs {interpreters}"),
-            wpool.clone(),
+            ours.clone(),
             interpreters,
             reason,
             "info",
-        )),
-        None => rows.push(Row::skipped(
-            format!("{label}, vs {interpreters}"),
-            wpool.clone(),
-            interpreters,
-            "no Python 3.14 (pass --python314 PATH)",
-            "info",
-        )),
-    }
+        )
+    };
+    rows.push(match measured.next() {
+        Some(Measured::Rounds(r)) => versus(Figure::new(interpreters, Unit::Ms, r), interpreters),
+        Some(Measured::Skipped(reason)) => skipped(reason),
+        None => skipped("no Python 3.14 (pass --python314 PATH)".to_owned()),
+    });
     Ok(rows)
 }
 
@@ -396,7 +417,7 @@ pub(crate) fn run_driver(
 
 /// One side's figure; an error when it was skipped (sides that may be
 /// skipped are matched by hand).
-fn figure(measured: Option<Measured>, name: &str, unit: Unit) -> Result<Figure> {
+pub(crate) fn figure(measured: Option<Measured>, name: &str, unit: Unit) -> Result<Figure> {
     match measured {
         Some(Measured::Rounds(rounds)) => Ok(Figure::new(name, unit, rounds)),
         Some(Measured::Skipped(reason)) => bail!("{name} skipped: {reason}"),

@@ -14,10 +14,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, ensure};
 
-use crate::pyguests::{APP, DRIVER, run_driver};
+use crate::pyguests::{APP, DRIVER, cold_vs_warm, figure, run_driver, versus_pythons};
 use crate::python::Pythons;
-use crate::report::{Figure, Row, Target, Unit};
-use crate::sides::{self, Measured, Side};
+use crate::report::{Row, Target, Unit};
+use crate::sides::{self, Side};
 use crate::workloads::{Settings, millions, millis};
 
 /// The label every row starts with.
@@ -114,27 +114,13 @@ impl Job<'_> {
 /// `wpool run` of one `heavy_calc(1000)`: an empty compile cache each round
 /// (Cranelift compiles the 26 MB interpreter) against a warm one.
 fn startup(settings: &Settings, job: &Job<'_>) -> Result<Vec<Row>> {
-    let mut round = 0;
-    let cold_rounds = if settings.quick { 1 } else { 3 };
-    let sides = vec![
-        Side::limited(cold_rounds, || {
-            round += 1;
-            job.run(1, "[1000]", 2001, &job.dir.join(format!("cold-{round}")))
-        }),
-        Side::new(|| job.run(1, "[1000]", 2001, &job.cache)),
-    ];
-    let mut measured = sides::run(settings.rounds, sides)?.into_iter();
-    let cold = figure(measured.next(), "cold cache")?;
-    let warm = figure(measured.next(), "warm cache")?;
-    Ok(vec![Row::ratio(
-        format!("{LABEL}: `wpool run`, one call, cold cache vs warm (compiling the interpreter)"),
-        cold.clone(),
-        warm.clone(),
-        cold.median / warm.median,
-        "cold/warm",
-        Target::Info,
-        "info",
-    )])
+    cold_vs_warm(
+        settings,
+        &format!("{LABEL}: `wpool run`, one call, cold cache vs warm (compiling the interpreter)"),
+        |cache| job.run(1, "[1000]", 2001, cache),
+        job.dir,
+        &job.cache,
+    )
 }
 
 /// 20 calls of `heavy_calc(0)` on one worker (each a fresh interpreter),
@@ -172,8 +158,12 @@ fn per_call(settings: &Settings, pythons: &Pythons, job: &Job<'_>) -> Result<Row
         Side::new(native),
     ];
     let mut measured = sides::run(settings.rounds, sides)?.into_iter();
-    let ours = figure(measured.next(), "wpool, fresh interpreter per call")?;
-    let native = figure(measured.next(), "native CPython process per call")?;
+    let ours = figure(
+        measured.next(),
+        "wpool, fresh interpreter per call",
+        Unit::Ms,
+    )?;
+    let native = figure(measured.next(), "native CPython process per call", Unit::Ms)?;
     Ok(Row::ratio(
         format!("{LABEL}: one call of heavy_calc(0), one worker (within a 20-call `wpool run`)"),
         ours.clone(),
@@ -204,49 +194,10 @@ fn throughput(settings: &Settings, pythons: &Pythons, job: &Job<'_>) -> Result<V
         sides.push(Side::new(driver(py314.clone(), "interpreter")));
     }
     let mut measured = sides::run(settings.rounds, sides)?.into_iter();
-    let ours = figure(measured.next(), "wpool run")?;
+    let ours = figure(measured.next(), "wpool run", Unit::Ms)?;
     let label = format!(
         "{LABEL}: heavy_calc({}) × {tasks}, {workers} workers",
         millions(n)
     );
-    let versus = |baseline: Figure, name: &str| {
-        Row::ratio(
-            format!("{label}, vs {name}"),
-            ours.clone(),
-            baseline.clone(),
-            ours.median / baseline.median,
-            "wpool/Python",
-            Target::Info,
-            "info",
-        )
-    };
-    let native = figure(measured.next(), "CPython ProcessPoolExecutor")?;
-    let mut rows = vec![versus(native, "native CPython (ProcessPoolExecutor)")];
-    let interpreters = "Python 3.14 InterpreterPoolExecutor";
-    rows.push(match measured.next() {
-        Some(Measured::Rounds(r)) => versus(Figure::new(interpreters, Unit::Ms, r), interpreters),
-        Some(Measured::Skipped(reason)) => Row::skipped(
-            format!("{label}, vs {interpreters}"),
-            ours.clone(),
-            interpreters,
-            reason,
-            "info",
-        ),
-        None => Row::skipped(
-            format!("{label}, vs {interpreters}"),
-            ours.clone(),
-            interpreters,
-            "no Python 3.14 (pass --python314 PATH)",
-            "info",
-        ),
-    });
-    Ok(rows)
-}
-
-fn figure(measured: Option<Measured>, name: &str) -> Result<Figure> {
-    match measured {
-        Some(Measured::Rounds(rounds)) => Ok(Figure::new(name, Unit::Ms, rounds)),
-        Some(Measured::Skipped(reason)) => anyhow::bail!("{name} was skipped: {reason}"),
-        None => anyhow::bail!("{name} was not measured"),
-    }
+    versus_pythons(&label, &ours, measured)
 }
