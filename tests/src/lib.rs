@@ -61,12 +61,20 @@ pub fn cache_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-cache")
 }
 
+/// Whether a test must fail rather than skip when a tool it needs is missing:
+/// always in CI (`CI=true`), or when `var` (e.g. `WPOOL_REQUIRE_C_GUESTS`) is
+/// set to anything but `0`.
+pub fn tool_required(var: &str) -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+        || std::env::var_os(var).is_some_and(|v| v != "0")
+}
+
 /// A C guest from `guest/c/NAME.c`, compiled here to a WASI preview 1
 /// command module with clang and wasi-libc (Debian: `clang lld wasi-libc
 /// libclang-rt-dev-wasm32`).
 ///
 /// Without that toolchain the test is skipped with a note, unless
-/// `WPOOL_REQUIRE_C_GUESTS` is set (CI sets it), which makes it a failure.
+/// [`tool_required`] (CI, or `WPOOL_REQUIRE_C_GUESTS`) makes it a failure.
 pub fn c_guest(name: &str) -> Option<PathBuf> {
     let source = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../guest/c")
@@ -108,7 +116,7 @@ pub fn c_guest(name: &str) -> Option<PathBuf> {
     };
     let _ = std::fs::remove_file(&partial);
     let fix = "install clang and wasi-libc: apt-get install -y clang lld wasi-libc libclang-rt-dev-wasm32";
-    if std::env::var_os("WPOOL_REQUIRE_C_GUESTS").is_some() {
+    if tool_required("WPOOL_REQUIRE_C_GUESTS") {
         panic!("{failure}; {fix}");
     }
     eprintln!("SKIPPED: the C guest `{name}` ({failure}); {fix}");

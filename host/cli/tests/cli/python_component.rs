@@ -64,7 +64,7 @@ fn big_body() -> Vec<u8> {
 }
 
 /// `componentize-py` on PATH, or `None` (with a note) when it is missing.
-/// Panics instead when `WPOOL_REQUIRE_PY_GUESTS=1`.
+/// Panics instead in CI or with `WPOOL_REQUIRE_PY_GUESTS=1`.
 pub(crate) fn componentize_py() -> Option<PathBuf> {
     let found = Command::new("componentize-py")
         .arg("--version")
@@ -75,8 +75,8 @@ pub(crate) fn componentize_py() -> Option<PathBuf> {
     }
     let note = "componentize-py is not on PATH \
                 (python3 -m pip install 'componentize-py>=0.25,<0.26')";
-    if std::env::var_os("WPOOL_REQUIRE_PY_GUESTS").is_some_and(|v| v == "1") {
-        panic!("{note}, and WPOOL_REQUIRE_PY_GUESTS=1 requires it");
+    if wpool_tests::tool_required("WPOOL_REQUIRE_PY_GUESTS") {
+        panic!("{note}, and CI (or WPOOL_REQUIRE_PY_GUESTS) requires it");
     }
     eprintln!("skipped: {note}");
     None

