@@ -1,5 +1,6 @@
 //! wpool's end-to-end tests. Every module runs real WebAssembly guests.
 
+mod batches; // map batches tiny tasks: outcomes per task, long ones spread, drop cancels
 mod builtins; // heavy_calc and sha256: the seed's results, FIPS vectors, native parity
 mod cache; // the on-disk compile cache is hit by a second pool
 mod calls; // dynamic calls: every WIT type, core modules, bad calls rejected up front

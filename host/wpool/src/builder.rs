@@ -2,11 +2,12 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::batch::DEFAULT_MAX_BATCH;
 use crate::cache::{CompileCache, DEFAULT_CACHE_SIZE};
 use crate::engine::{EngineOptions, Runtime, Ticker};
 use crate::error::BuildError;
@@ -28,6 +29,7 @@ pub struct PoolBuilder {
     mode: InstanceMode,
     queue: Option<usize>,
     in_flight: Option<usize>,
+    max_batch: usize,
     cache: Option<PathBuf>,
     cache_size: u64,
     pooling: bool,
@@ -46,6 +48,7 @@ impl Default for PoolBuilder {
             mode: InstanceMode::Reuse,
             queue: None,
             in_flight: None,
+            max_batch: DEFAULT_MAX_BATCH,
             cache: None,
             cache_size: DEFAULT_CACHE_SIZE,
             pooling: true,
@@ -108,9 +111,18 @@ impl PoolBuilder {
         self
     }
 
-    /// How many tasks [`Pool::map`] keeps in flight. Default: 8 per worker.
+    /// How many calls (single tasks, or batches of tiny ones) [`Pool::map`]
+    /// keeps in flight. Default: 8 per worker.
     pub fn map_in_flight(mut self, n: usize) -> Self {
         self.in_flight = Some(n);
+        self
+    }
+
+    /// The most tasks [`Pool::map`] sends a worker in one batch (tasks that
+    /// finish in microseconds travel together; see [`Pool::map`]). `1`
+    /// sends every task on its own. Default: 128.
+    pub fn map_batch(mut self, n: usize) -> Self {
+        self.max_batch = n.max(1);
         self
     }
 
@@ -208,6 +220,7 @@ impl PoolBuilder {
         let abort = Arc::new(AtomicBool::new(false));
         let (tx, rx) = async_channel::bounded(self.queue.unwrap_or(64 * workers).max(1));
         let (exited, _) = watch::channel(());
+        let idle = Arc::new(AtomicUsize::new(0));
         for index in 0..workers {
             let worker = Worker::new(
                 index,
@@ -215,6 +228,7 @@ impl PoolBuilder {
                 limits.clone(),
                 self.mode,
                 abort.clone(),
+                idle.clone(),
                 ticker.clone(),
             );
             let rx = rx.clone();
@@ -240,6 +254,7 @@ impl PoolBuilder {
                 abort,
                 workers,
                 in_flight: self.in_flight.unwrap_or(8 * workers).max(1),
+                max_batch: self.max_batch,
             }),
         })
     }

@@ -64,6 +64,7 @@
 
 #![deny(missing_docs)]
 
+mod batch;
 mod builder;
 mod cache;
 mod capability;

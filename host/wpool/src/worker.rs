@@ -3,7 +3,7 @@
 //! per task), and classifies every failure into a [`TaskError`].
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -84,6 +84,8 @@ pub(crate) struct Worker {
     mode: InstanceMode,
     abort: Arc<AtomicBool>,
     slots: HashMap<u64, Slot>,
+    /// How many of the pool's workers wait for a job.
+    idle: Arc<AtomicUsize>,
     _ticker: Arc<Ticker>,
 }
 
@@ -94,6 +96,7 @@ impl Worker {
         limits: Arc<Limits>,
         mode: InstanceMode,
         abort: Arc<AtomicBool>,
+        idle: Arc<AtomicUsize>,
         ticker: Arc<Ticker>,
     ) -> Self {
         Worker {
@@ -103,13 +106,18 @@ impl Worker {
             mode,
             abort,
             slots: HashMap::new(),
+            idle,
             _ticker: ticker,
         }
     }
 
     /// The worker thread's loop: runs jobs until the queue is closed and empty.
     pub(crate) fn run(mut self, queue: async_channel::Receiver<Job>) {
-        while let Ok(job) = queue.recv_blocking() {
+        loop {
+            self.idle.fetch_add(1, Ordering::Relaxed);
+            let next = queue.recv_blocking();
+            self.idle.fetch_sub(1, Ordering::Relaxed);
+            let Ok(job) = next else { break };
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut self)));
             if outcome.is_err() {
                 // A host-side bug: the job's reply channel is gone (its caller
@@ -122,6 +130,11 @@ impl Worker {
             }
         }
         tracing::debug!(worker = self.index, "worker stopped");
+    }
+
+    /// Whether another worker waits for a job (so the queue is empty).
+    pub(crate) fn others_idle(&self) -> bool {
+        self.idle.load(Ordering::Relaxed) > 0
     }
 
     pub(crate) fn limits(&self) -> &Limits {

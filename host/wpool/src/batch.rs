@@ -1,0 +1,240 @@
+//! Batches for [`Pool::map`](crate::Pool::map): consecutive calls that each
+//! finish in microseconds travel to a worker together, so that one queue
+//! hand-off, one wake-up and one reply serve many of them.
+//!
+//! A map stream sizes its batches from what its own tasks cost: a [`Pacer`]
+//! keeps a moving mean of the time per task measured on the workers, and a
+//! new batch holds as many inputs as fit in [`BATCH_TARGET`], from 1 (any
+//! task of about that length or longer travels alone, exactly as `submit`
+//! would send it) up to the pool's [`map_batch`](crate::PoolBuilder::map_batch)
+//! limit. Every task in a batch keeps its own id, limits, instance policy and
+//! result; only the trip to and from the worker is shared.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use crate::error::{ErrorKind, TaskError};
+use crate::exec;
+use crate::function::PreparedCall;
+use crate::task::Output;
+use crate::worker::{Job, TaskInfo, Worker};
+
+/// How long a batch should keep a worker busy: long enough that the hand-off
+/// (5–20 µs on a VM whose sleeping threads wake slowly) is a small share,
+/// short enough that a batch whose tasks turn out slower than expected
+/// leaves the other workers idle only briefly.
+pub(crate) const BATCH_TARGET: Duration = Duration::from_micros(200);
+
+/// When a running batch hands its unstarted rest back to the queue.
+const SPLIT_AFTER: Duration = BATCH_TARGET.saturating_mul(2);
+
+/// The largest batch by default.
+pub(crate) const DEFAULT_MAX_BATCH: usize = 128;
+
+/// Sizes one map stream's batches from the time its tasks take.
+#[derive(Debug)]
+pub(crate) struct Pacer {
+    /// Mean nanoseconds per task (a moving mean over finished batches);
+    /// 0 until the first batch finishes.
+    per_task: AtomicU64,
+    max: usize,
+}
+
+impl Pacer {
+    pub(crate) fn new(max: usize) -> Self {
+        Pacer {
+            per_task: AtomicU64::new(0),
+            max: max.max(1),
+        }
+    }
+
+    /// How many inputs the next batch takes: 1 until a task was measured.
+    pub(crate) fn next_size(&self) -> usize {
+        let per_task = self.per_task.load(Ordering::Relaxed);
+        if per_task == 0 || self.max == 1 {
+            return 1;
+        }
+        let fits = BATCH_TARGET.as_nanos() as u64 / per_task;
+        fits.clamp(1, self.max as u64) as usize
+    }
+
+    /// Records that `tasks` tasks took `elapsed` on a worker, hand-off
+    /// included. A slower batch moves the mean at once (the next batches
+    /// shrink before they pile up); a faster one moves it a quarter.
+    pub(crate) fn observe(&self, elapsed: Duration, tasks: usize) {
+        if tasks == 0 {
+            return;
+        }
+        let measured = (elapsed.as_nanos() / tasks as u128).clamp(1, u64::MAX as u128) as u64;
+        let old = self.per_task.load(Ordering::Relaxed);
+        let new = if old == 0 || measured > old {
+            measured
+        } else {
+            old - (old - measured) / 4
+        };
+        self.per_task.store(new.max(1), Ordering::Relaxed);
+    }
+}
+
+/// One batch of a map: its tasks share a guest and a function, and have
+/// consecutive ids from `first.id`.
+pub(crate) struct Batch {
+    /// The first task; the others differ only by id.
+    pub(crate) first: TaskInfo,
+    /// Each input's call, or why it cannot be made (checked on the caller's
+    /// thread: such an input fails without travelling).
+    pub(crate) calls: Vec<Result<PreparedCall, TaskError>>,
+    /// The pool's queue, where a batch that runs long hands back its rest.
+    pub(crate) queue: async_channel::Sender<Job>,
+}
+
+/// A batch's results, one per input, in input order.
+pub(crate) type Results = Vec<Result<Output, TaskError>>;
+
+/// What a worker sends back for a batch: the results of the tasks it ran,
+/// and where the results of the rest come from, when it handed them back.
+pub(crate) struct Reply {
+    pub(crate) results: Results,
+    pub(crate) rest: Option<oneshot::Receiver<Reply>>,
+}
+
+impl Batch {
+    /// The job that runs the batch on a worker, and the receiver of its
+    /// reply.
+    ///
+    /// The job stops at the first task it finds nobody waiting for any more
+    /// (the map was dropped). A batch still running after
+    /// [`SPLIT_AFTER`] (its tasks were slower than the earlier ones) while
+    /// another worker waits for work (so the queue is empty) hands its
+    /// unstarted rest to that worker, as a batch of its own. Tasks still
+    /// start in input order: on one worker a batch is never cut.
+    pub(crate) fn into_job(self, pacer: Arc<Pacer>) -> (Job, oneshot::Receiver<Reply>) {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |worker: &mut Worker| {
+            let started = Instant::now();
+            let Batch {
+                first,
+                calls,
+                queue,
+            } = self;
+            let mut results = Vec::with_capacity(calls.len());
+            let mut ran = 0;
+            let mut calls = calls.into_iter();
+            let mut rest = None;
+            while let Some(call) = calls.next() {
+                if tx.is_closed() {
+                    return;
+                }
+                let task = nth(&first, results.len());
+                results.push(call.and_then(|call| {
+                    ran += 1;
+                    exec::dynamic(worker, &task, call)
+                }));
+                // A finished task says when it ended: no clock read here.
+                let now = match results.last() {
+                    Some(Ok(out)) => out.started + out.elapsed,
+                    _ => Instant::now(),
+                };
+                if calls.len() > 0 && now - started > SPLIT_AFTER && worker.others_idle() {
+                    let remainder = Batch {
+                        first: nth(&first, results.len()),
+                        calls: calls.collect(),
+                        queue: queue.clone(),
+                    };
+                    let (job, reply) = remainder.into_job(pacer.clone());
+                    if let Err(refused) = queue.try_send(job) {
+                        // Full or closed after all: run the rest here.
+                        refused.into_inner()(worker);
+                    }
+                    rest = Some(reply);
+                    break;
+                }
+            }
+            pacer.observe(started.elapsed(), ran);
+            let _ = tx.send(Reply { results, rest });
+        });
+        (job, rx)
+    }
+}
+
+/// Gathers a batch's results, following its handed-back rests: `count`
+/// results from `first`, a lost part (its worker panicked: a bug in wpool)
+/// reported as such.
+pub(crate) async fn gather(
+    first: TaskInfo,
+    count: usize,
+    reply: oneshot::Receiver<Reply>,
+) -> Results {
+    let mut results = Vec::with_capacity(count);
+    let mut next = reply;
+    loop {
+        match next.await {
+            Ok(reply) => {
+                results.extend(reply.results);
+                match reply.rest {
+                    Some(rest) => next = rest,
+                    None => return results,
+                }
+            }
+            Err(_) => {
+                let done = results.len();
+                results.extend(fail_all(
+                    &nth(&first, done),
+                    count - done,
+                    ErrorKind::Internal,
+                    "was lost: wpool panicked while running it (a bug in wpool; please report it)",
+                ));
+                return results;
+            }
+        }
+    }
+}
+
+/// The task `offset` places after `first`.
+pub(crate) fn nth(first: &TaskInfo, offset: usize) -> TaskInfo {
+    TaskInfo {
+        id: first.id + offset as u64,
+        ..first.clone()
+    }
+}
+
+/// The same failure for `count` tasks from `first` (the pool closed, or a
+/// worker panicked and took the batch's results with it).
+pub(crate) fn fail_all(first: &TaskInfo, count: usize, kind: ErrorKind, detail: &str) -> Results {
+    (0..count)
+        .map(|offset| Err(nth(first, offset).error(kind, detail)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_grow_for_tiny_tasks_and_stay_single_for_long_ones() {
+        let pacer = Pacer::new(128);
+        assert_eq!(pacer.next_size(), 1, "nothing measured yet");
+        pacer.observe(Duration::from_micros(10), 10); // 1 µs a task
+        assert_eq!(pacer.next_size(), 128, "capped at the pool's limit");
+        let pacer = Pacer::new(128);
+        pacer.observe(Duration::from_micros(40), 2); // 20 µs a task
+        assert_eq!(pacer.next_size(), 10);
+        pacer.observe(Duration::from_millis(5), 1); // slower: at once
+        assert_eq!(pacer.next_size(), 1);
+        pacer.observe(Duration::from_micros(1), 1); // faster: gradually
+        assert_eq!(pacer.next_size(), 1, "one fast task does not undo it");
+        let off = Pacer::new(1);
+        off.observe(Duration::from_nanos(10), 10);
+        assert_eq!(off.next_size(), 1, "batching off");
+    }
+
+    #[test]
+    fn an_empty_batch_teaches_nothing() {
+        let pacer = Pacer::new(64);
+        pacer.observe(Duration::from_secs(1), 0);
+        assert_eq!(pacer.next_size(), 1);
+    }
+}
