@@ -7,6 +7,7 @@
 
 mod baseline;
 mod byte_calls;
+mod cli_run;
 mod cluster;
 mod fetch;
 mod pyguests;
@@ -56,7 +57,7 @@ struct Args {
     /// A `results.json` of an earlier run: print how wpool's medians moved.
     #[arg(long, value_name = "PATH")]
     compare: Option<PathBuf>,
-    /// The release `wpool` binary, for the whole-program workloads D to H
+    /// The release `wpool` binary, for the whole-program workloads D to H and J
     /// [default: target/release/wpool; `cargo build --release -p wpool-cli`].
     #[arg(long, value_name = "PATH")]
     wpool_bin: Option<PathBuf>,
@@ -133,7 +134,7 @@ fn main() -> Result<()> {
             bench.sha_versus(&pythons)
         })?);
     }
-    let whole_program = ["D", "E", "F", "G", "H"];
+    let whole_program = ["D", "E", "F", "G", "H", "J"];
     if whole_program.iter().any(|w| settings.wants(w)) {
         let bin = args
             .wpool_bin
@@ -141,7 +142,7 @@ fn main() -> Result<()> {
             .unwrap_or_else(|| target_dir().join("release").join("wpool"));
         anyhow::ensure!(
             bin.is_file(),
-            "workloads D to H run the release binary, and `{}` is missing: \
+            "workloads D to H and J run the release binary, and `{}` is missing: \
              build it with `cargo build --release -p wpool-cli` (`just bench` does), \
              or leave them out with --only",
             bin.display()
@@ -167,6 +168,11 @@ fn main() -> Result<()> {
                 "G. through NATS with 2 worker processes vs local",
                 || bench.cluster(&bin),
             )?);
+        }
+        if settings.wants("J") {
+            rows.extend(step("J. `wpool run` of tiny tasks", || {
+                bench.cli_run(&bin)
+            })?);
         }
         if settings.wants("H") {
             rows.extend(step(

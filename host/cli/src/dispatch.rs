@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
-use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream};
+use futures::{FutureExt, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::{JoinError, JoinSet};
 use wpool::Value;
@@ -58,6 +58,28 @@ pub(crate) trait Runner: Send + Sync + 'static {
         input: Input,
         permit: OwnedSemaphorePermit,
     ) -> impl Future<Output = BoxFuture<'static, ()>> + Send;
+
+    /// How many inputs, ready at once, [`Runner::start_batch`] would like
+    /// together.
+    fn batch_size(&self) -> usize {
+        1
+    }
+
+    /// Starts consecutive inputs together, as [`Runner::start`] does one;
+    /// by default one after another, finished together.
+    #[allow(clippy::async_yields_async)] // the finishing future is returned, as `start`'s
+    fn start_batch(
+        self: Arc<Self>,
+        batch: Vec<(Input, OwnedSemaphorePermit)>,
+    ) -> impl Future<Output = BoxFuture<'static, ()>> + Send {
+        async move {
+            let mut finishes = Vec::with_capacity(batch.len());
+            for (input, permit) in batch {
+                finishes.push(self.clone().start(input, permit).await);
+            }
+            futures::future::join_all(finishes).map(drop).boxed()
+        }
+    }
 }
 
 /// The inputs of one task as a stream. A fetch's bodies come from the
@@ -147,12 +169,33 @@ pub(crate) async fn dispatch<R: Runner>(
             Ok(_) = stop.wait_for(|stop| *stop) => break,
             permit = permits.clone().acquire_owned() => permit?,
         };
-        let finish = runner.clone().start(input, permit).await;
+        // Inputs ready now, with permits free now, go together (tiny calls
+        // then share one trip to a worker).
+        let mut batch = vec![(input, permit)];
+        let wanted = runner.batch_size();
+        let mut ended = false;
+        while batch.len() < wanted {
+            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                break;
+            };
+            match inputs.next().now_or_never() {
+                Some(Some(input)) => batch.push((input, permit)),
+                Some(None) => {
+                    ended = true;
+                    break;
+                }
+                None => break,
+            }
+        }
+        let finish = runner.clone().start_batch(batch).await;
         running.spawn(finish);
         // Reap as we go: a finished task's panic surfaces now, and the set
         // holds only what still runs.
         while let Some(done) = running.try_join_next() {
             check(done)?;
+        }
+        if ended {
+            break;
         }
     }
     while let Some(done) = running.join_next().await {

@@ -1,7 +1,11 @@
 //! Result records: one per task input, as JSON (DESIGN.md "Result records")
 //! or as a table row.
 
-use serde_json::{Map, Value as Json, json};
+use std::sync::Arc;
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+#[cfg(test)]
+use serde_json::Value as Json;
 
 /// One finished task input.
 #[derive(Debug, Clone)]
@@ -9,9 +13,9 @@ pub(crate) struct Record {
     /// Position in input order across the whole job (0-based).
     pub(crate) index: usize,
     /// The `[[task]]`'s `name`, if it has one.
-    pub(crate) name: Option<String>,
-    pub(crate) guest: String,
-    pub(crate) call: String,
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) guest: Arc<str>,
+    pub(crate) call: Arc<str>,
     /// What the input was: a value, a file path or a URL.
     pub(crate) input: String,
     pub(crate) outcome: Outcome,
@@ -44,35 +48,9 @@ impl Record {
     }
 
     /// The record as a JSON object, keys in a fixed order.
+    #[cfg(test)]
     pub(crate) fn to_json(&self) -> Json {
-        let mut map = Map::new();
-        map.insert("task".into(), json!(self.index));
-        if let Some(name) = &self.name {
-            map.insert("name".into(), json!(name));
-        }
-        map.insert("guest".into(), json!(self.guest));
-        map.insert("call".into(), json!(self.call));
-        map.insert("input".into(), json!(self.input));
-        match &self.outcome {
-            Outcome::Ok(value) => {
-                map.insert("ok".into(), json!(true));
-                map.insert(
-                    "value".into(),
-                    serde_json::to_value(value).unwrap_or(Json::Null),
-                );
-            }
-            Outcome::Err { kind, message } => {
-                map.insert("ok".into(), json!(false));
-                map.insert("error".into(), json!({ "kind": kind, "message": message }));
-            }
-        }
-        map.insert("ms".into(), json!((self.ms * 1000.0).round() / 1000.0));
-        map.insert("worker".into(), json!(self.worker));
-        if let Some(remote) = &self.remote {
-            map.insert("node".into(), json!(remote.node));
-            map.insert("deliveries".into(), json!(remote.deliveries));
-        }
-        Json::Object(map)
+        serde_json::to_value(self).unwrap_or(Json::Null)
     }
 
     /// One line of the human-readable table.
@@ -98,6 +76,44 @@ impl Record {
             "task", "guest/call", "input", "status", "ms", "result"
         )
     }
+}
+
+/// A record as JSON, written straight out (no intermediate value): keys in
+/// a fixed order, `ms` to the microsecond.
+impl Serialize for Record {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("task", &self.index)?;
+        if let Some(name) = &self.name {
+            map.serialize_entry("name", &**name)?;
+        }
+        map.serialize_entry("guest", &*self.guest)?;
+        map.serialize_entry("call", &*self.call)?;
+        map.serialize_entry("input", &self.input)?;
+        match &self.outcome {
+            Outcome::Ok(value) => {
+                map.serialize_entry("ok", &true)?;
+                map.serialize_entry("value", value)?;
+            }
+            Outcome::Err { kind, message } => {
+                map.serialize_entry("ok", &false)?;
+                map.serialize_entry("error", &ErrorJson { kind, message })?;
+            }
+        }
+        map.serialize_entry("ms", &((self.ms * 1000.0).round() / 1000.0))?;
+        map.serialize_entry("worker", &self.worker)?;
+        if let Some(remote) = &self.remote {
+            map.serialize_entry("node", &remote.node)?;
+            map.serialize_entry("deliveries", &remote.deliveries)?;
+        }
+        map.end()
+    }
+}
+
+#[derive(serde::Serialize)]
+struct ErrorJson<'a> {
+    kind: &'a str,
+    message: &'a str,
 }
 
 /// Shortens `s` to `width` characters, marking the cut with `…`.

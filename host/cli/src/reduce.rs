@@ -3,6 +3,7 @@
 //! its `report` function and written to a file atomically. The outcome is
 //! one more record, after the task's inputs.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::mpsc;
@@ -21,8 +22,8 @@ const WAITING: usize = 64;
 /// Who the reduce record is about.
 pub(crate) struct Labels {
     pub(crate) index: usize,
-    pub(crate) name: Option<String>,
-    pub(crate) guest: String,
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) guest: Arc<str>,
 }
 
 /// Folding, ready to start: send every successful result to the returned
@@ -74,7 +75,8 @@ pub(crate) fn start(
         let call = match &spec.report {
             Some(report) => format!("{} > {}", spec.call, report.call),
             None => spec.call.clone(),
-        };
+        }
+        .into();
         let record = Record {
             index: labels.index,
             name: labels.name,

@@ -129,12 +129,17 @@ impl<W: Write> Writer<W> {
     /// Renders one record whole and adds it to the buffer.
     fn write(&mut self, record: &Record) -> io::Result<()> {
         let text = match self.format {
-            Format::Jsonl => format!("{}\n", record.to_json()),
-            Format::Json => format!(
-                "{}  {}",
-                if self.first { "[\n" } else { ",\n" },
-                record.to_json()
-            ),
+            Format::Jsonl => {
+                serde_json::to_writer(&mut self.out, record)?;
+                self.first = false;
+                return self.out.write_all(b"\n");
+            }
+            Format::Json => {
+                let open: &[u8] = if self.first { b"[\n  " } else { b",\n  " };
+                self.out.write_all(open)?;
+                self.first = false;
+                return Ok(serde_json::to_writer(&mut self.out, record)?);
+            }
             Format::Table => {
                 let header = if self.first {
                     format!("{}\n", Record::table_header())

@@ -3,12 +3,13 @@
 //! [`Input`] into a call and its outcome into a [`Record`].
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
-use wpool::{LoadedGuest, Pool, TaskError, TaskOptions, Value};
+use wpool::{ErrorKind, LoadedGuest, Output, Pool, TaskError, TaskOptions, Value};
 
 use crate::atomic::save_value;
 use crate::dispatch::{Data, Input, Runner};
@@ -21,13 +22,15 @@ use wpool_cli::script::{self, Script};
 pub(crate) struct TaskCtx {
     pub(crate) pool: Pool,
     pub(crate) guest: LoadedGuest,
-    pub(crate) name: Option<String>,
-    pub(crate) guest_name: String,
-    pub(crate) call: String,
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) guest_name: Arc<str>,
+    pub(crate) call: Arc<str>,
     /// The Python script `call` is a function of, when the guest is its
     /// interpreter: each call becomes the interpreter's `run`.
     pub(crate) script: Option<Arc<Script>>,
     pub(crate) options: TaskOptions,
+    /// Set when the run was interrupted: queued tasks then never start.
+    pub(crate) halted: Arc<AtomicBool>,
     /// The task's `args`, after a file's bytes or a fetched body.
     pub(crate) extra: Vec<Value>,
     /// Record index of the task's first input.
@@ -79,9 +82,55 @@ impl Runner for TaskCtx {
             .boxed(),
         }
     }
+
+    fn batch_size(&self) -> usize {
+        let call = if self.script.is_some() {
+            "run"
+        } else {
+            &self.call
+        };
+        self.pool.batch_size(&self.guest, call)
+    }
+
+    async fn start_batch(
+        self: Arc<Self>,
+        batch: Vec<(Input, OwnedSemaphorePermit)>,
+    ) -> BoxFuture<'static, ()> {
+        let mut calls = Vec::with_capacity(batch.len());
+        let mut others = Vec::new();
+        for (input, permit) in batch {
+            let index = self.first + input.offset;
+            match self.ready_args(input.data) {
+                Ok(args) => calls.push((index, input.label, args, permit)),
+                Err(data) => others.push((
+                    Input {
+                        offset: input.offset,
+                        label: input.label,
+                        data,
+                    },
+                    permit,
+                )),
+            }
+        }
+        let mut finishes = vec![self.clone().queue_batch(calls).await.boxed()];
+        for (input, permit) in others {
+            finishes.push(self.clone().start(input, permit).await);
+        }
+        futures::future::join_all(finishes).map(drop).boxed()
+    }
 }
 
 impl TaskCtx {
+    /// Whether this input travels as arguments alone (no file to read, no
+    /// failed fetch to record).
+    fn ready_args(&self, data: Data) -> Result<Vec<Value>, Data> {
+        match data {
+            Data::Args(args) => Ok(args),
+            Data::Body(Ok(body), _) => Ok(self.with_extra(body)),
+            other => Err(other),
+        }
+    }
+
     fn with_extra(&self, first: Vec<u8>) -> Vec<Value> {
         let mut args = vec![Value::Bytes(first)];
         args.extend(self.extra.iter().cloned());
@@ -109,6 +158,15 @@ impl TaskCtx {
         }
     }
 
+    /// The call as it reaches the pool: the task's own, or a Python
+    /// script's request to its interpreter's `run`.
+    fn call_args(&self, args: Vec<Value>) -> (&str, Vec<Value>) {
+        match &self.script {
+            Some(script) => ("run", script.request(&self.call, &args)),
+            None => (&*self.call, args),
+        }
+    }
+
     /// Joins the pool's queue (inputs queued one after another run in that
     /// order, like `executor.submit`), and returns what waits for the result
     /// and sends the record.
@@ -120,10 +178,7 @@ impl TaskCtx {
         permit: OwnedSemaphorePermit,
     ) -> impl Future<Output = ()> + Send + 'static {
         let started = Instant::now();
-        let (call, args) = match &self.script {
-            Some(script) => ("run", script.request(&self.call, &args)),
-            None => (self.call.as_str(), args),
-        };
+        let (call, args) = self.call_args(args);
         let queued = (self.pool)
             .enqueue_with(&self.guest, call, args, self.options.clone())
             .await;
@@ -132,23 +187,79 @@ impl TaskCtx {
                 Ok(queued) => queued.await,
                 Err(e) => Err(e),
             };
-            let record = match result {
-                Ok(out) => {
-                    let (ms, worker) = (millis(out.elapsed), Some(out.worker));
-                    let outcome = match self.decode(out.value) {
-                        Ok(value) => self.keep(value, &input, index).await,
-                        Err(outcome) => outcome,
-                    };
-                    self.record(index, input, outcome, ms, worker)
-                }
-                Err(e) => {
-                    let ms = millis(started.elapsed());
-                    self.record(index, input, failure(&e), ms, e.worker())
-                }
-            };
-            let permit = self.hold_permit.then_some(permit);
-            let _ = self.records.send(Delivery { record, permit }).await;
+            self.finish(index, input, result, started, permit).await;
         }
+    }
+
+    /// Joins the pool's queue with consecutive inputs as one batch (see
+    /// [`Pool::enqueue_batch`]), and returns what waits for the results and
+    /// sends their records.
+    async fn queue_batch(
+        self: Arc<Self>,
+        inputs: Vec<(usize, String, Vec<Value>, OwnedSemaphorePermit)>,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let started = Instant::now();
+        let mut calls = Vec::with_capacity(inputs.len());
+        let mut rest = Vec::with_capacity(inputs.len());
+        let mut call = &*self.call;
+        for (index, input, args, permit) in inputs {
+            let (name, args) = self.call_args(args);
+            call = name;
+            calls.push(args);
+            rest.push((index, input, permit));
+        }
+        let queued = (self.pool)
+            .enqueue_batch(&self.guest, call, calls, self.options.clone())
+            .await;
+        async move {
+            let results = match queued {
+                Ok(results) => results.await,
+                Err(e) => rest.iter().map(|_| Err(e.clone())).collect(),
+            };
+            for ((index, input, permit), result) in rest.into_iter().zip(results) {
+                self.finish(index, input, result, started, permit).await;
+            }
+        }
+    }
+
+    /// Turns an input's outcome into its record and sends it.
+    async fn finish(
+        &self,
+        index: usize,
+        input: String,
+        result: Result<Output, TaskError>,
+        started: Instant,
+        permit: OwnedSemaphorePermit,
+    ) {
+        if let Err(e) = &result
+            && self.never_started(e)
+        {
+            return; // not run: no record
+        }
+        let record = match result {
+            Ok(out) => {
+                let (ms, worker) = (millis(out.elapsed), Some(out.worker));
+                let outcome = match self.decode(out.value) {
+                    Ok(value) => self.keep(value, &input, index).await,
+                    Err(outcome) => outcome,
+                };
+                self.record(index, input, outcome, ms, worker)
+            }
+            Err(e) => {
+                let ms = millis(started.elapsed());
+                self.record(index, input, failure(&e), ms, e.worker())
+            }
+        };
+        let permit = self.hold_permit.then_some(permit);
+        let _ = self.records.send(Delivery { record, permit }).await;
+    }
+
+    /// Whether a task failed because the run was interrupted before a
+    /// worker started it.
+    fn never_started(&self, e: &TaskError) -> bool {
+        self.halted.load(Ordering::Relaxed)
+            && e.kind() == ErrorKind::Cancelled
+            && e.worker().is_none()
     }
 
     /// The function's result: the call's own, or what a Python script's

@@ -19,46 +19,36 @@ use tokio::sync::oneshot;
 use crate::error::{ErrorKind, TaskError};
 use crate::exec;
 use crate::function::PreparedCall;
-use crate::task::Output;
+use crate::task::{Output, StartHook};
 use crate::worker::{Job, TaskInfo, Worker};
 
 /// How long a batch should keep a worker busy: long enough that the hand-off
 /// (5–20 µs on a VM whose sleeping threads wake slowly) is a small share,
-/// short enough that a batch whose tasks turn out slower than expected
-/// leaves the other workers idle only briefly.
+/// short enough to spread a map's tasks evenly over the workers.
 pub(crate) const BATCH_TARGET: Duration = Duration::from_micros(200);
-
-/// When a running batch hands its unstarted rest back to the queue.
-const SPLIT_AFTER: Duration = BATCH_TARGET.saturating_mul(2);
 
 /// The largest batch by default.
 pub(crate) const DEFAULT_MAX_BATCH: usize = 128;
 
-/// Sizes one map stream's batches from the time its tasks take.
-#[derive(Debug)]
+/// Sizes the batches of one function of one guest from the time its calls
+/// take.
+#[derive(Debug, Default)]
 pub(crate) struct Pacer {
-    /// Mean nanoseconds per task (a moving mean over finished batches);
+    /// Mean nanoseconds per call (a moving mean over finished batches);
     /// 0 until the first batch finishes.
     per_task: AtomicU64,
-    max: usize,
 }
 
 impl Pacer {
-    pub(crate) fn new(max: usize) -> Self {
-        Pacer {
-            per_task: AtomicU64::new(0),
-            max: max.max(1),
-        }
-    }
-
-    /// How many inputs the next batch takes: 1 until a task was measured.
-    pub(crate) fn next_size(&self) -> usize {
+    /// How many calls the next batch takes, at most `max`: 1 until a call
+    /// was measured.
+    pub(crate) fn next_size(&self, max: usize) -> usize {
         let per_task = self.per_task.load(Ordering::Relaxed);
-        if per_task == 0 || self.max == 1 {
+        if per_task == 0 || max <= 1 {
             return 1;
         }
         let fits = BATCH_TARGET.as_nanos() as u64 / per_task;
-        fits.clamp(1, self.max as u64) as usize
+        fits.clamp(1, max as u64) as usize
     }
 
     /// Records that `tasks` tasks took `elapsed` on a worker, hand-off
@@ -87,8 +77,12 @@ pub(crate) struct Batch {
     /// Each input's call, or why it cannot be made (checked on the caller's
     /// thread: such an input fails without travelling).
     pub(crate) calls: Vec<Result<PreparedCall, TaskError>>,
-    /// The pool's queue, where a batch that runs long hands back its rest.
+    /// The pool's queue, where a batch hands half its rest to an idle worker.
     pub(crate) queue: async_channel::Sender<Job>,
+    /// The function's pacer, told how long the calls took.
+    pub(crate) pacer: Arc<Pacer>,
+    /// Asked before each call starts ([`crate::TaskOptions::on_start`]).
+    pub(crate) on_start: Option<StartHook>,
 }
 
 /// A batch's results, one per input, in input order.
@@ -106,12 +100,13 @@ impl Batch {
     /// reply.
     ///
     /// The job stops at the first task it finds nobody waiting for any more
-    /// (the map was dropped). A batch still running after
-    /// [`SPLIT_AFTER`] (its tasks were slower than the earlier ones) while
-    /// another worker waits for work (so the queue is empty) hands its
-    /// unstarted rest to that worker, as a batch of its own. Tasks still
-    /// start in input order: on one worker a batch is never cut.
-    pub(crate) fn into_job(self, pacer: Arc<Pacer>) -> (Job, oneshot::Receiver<Reply>) {
+    /// (the map was dropped). When another worker waits for work and the
+    /// queue is empty, the job hands it the later half of its unstarted
+    /// tasks, as a batch of its own (once per job; that batch may split
+    /// again): a batch whose tasks turn out long never holds the others
+    /// back while a worker idles. On one worker a batch is never cut, so
+    /// tasks start in input order.
+    pub(crate) fn into_job(self) -> (Job, oneshot::Receiver<Reply>) {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |worker: &mut Worker| {
             let started = Instant::now();
@@ -119,42 +114,53 @@ impl Batch {
                 first,
                 calls,
                 queue,
+                pacer,
+                on_start,
             } = self;
-            let mut results = Vec::with_capacity(calls.len());
+            let total = calls.len();
+            let mut results = Vec::with_capacity(total);
             let mut ran = 0;
             let mut calls = calls.into_iter();
             let mut rest = None;
+            let mut run_here = None;
             while let Some(call) = calls.next() {
                 if tx.is_closed() {
                     return;
                 }
+                if rest.is_none() && calls.len() > 0 && worker.others_idle() && queue.is_empty() {
+                    let mut left: Vec<_> = calls.collect();
+                    let later = left.split_off(left.len() / 2);
+                    calls = left.into_iter();
+                    let handed = Batch {
+                        first: nth(&first, total - later.len()),
+                        calls: later,
+                        queue: queue.clone(),
+                        pacer: pacer.clone(),
+                        on_start: on_start.clone(),
+                    };
+                    let (job, reply) = handed.into_job();
+                    if let Err(refused) = queue.try_send(job) {
+                        // Taken or closed meanwhile: run it here, after ours.
+                        run_here = Some(refused.into_inner());
+                    }
+                    rest = Some(reply);
+                }
                 let task = nth(&first, results.len());
                 results.push(call.and_then(|call| {
+                    if on_start.as_ref().is_some_and(|start| !start()) {
+                        return Err(
+                            task.error(ErrorKind::Cancelled, "was cancelled before it started")
+                        );
+                    }
                     ran += 1;
                     exec::dynamic(worker, &task, call)
                 }));
-                // A finished task says when it ended: no clock read here.
-                let now = match results.last() {
-                    Some(Ok(out)) => out.started + out.elapsed,
-                    _ => Instant::now(),
-                };
-                if calls.len() > 0 && now - started > SPLIT_AFTER && worker.others_idle() {
-                    let remainder = Batch {
-                        first: nth(&first, results.len()),
-                        calls: calls.collect(),
-                        queue: queue.clone(),
-                    };
-                    let (job, reply) = remainder.into_job(pacer.clone());
-                    if let Err(refused) = queue.try_send(job) {
-                        // Full or closed after all: run the rest here.
-                        refused.into_inner()(worker);
-                    }
-                    rest = Some(reply);
-                    break;
-                }
             }
             pacer.observe(started.elapsed(), ran);
             let _ = tx.send(Reply { results, rest });
+            if let Some(job) = run_here {
+                job(worker);
+            }
         });
         (job, rx)
     }
@@ -215,26 +221,24 @@ mod tests {
 
     #[test]
     fn batches_grow_for_tiny_tasks_and_stay_single_for_long_ones() {
-        let pacer = Pacer::new(128);
-        assert_eq!(pacer.next_size(), 1, "nothing measured yet");
+        let pacer = Pacer::default();
+        assert_eq!(pacer.next_size(128), 1, "nothing measured yet");
         pacer.observe(Duration::from_micros(10), 10); // 1 µs a task
-        assert_eq!(pacer.next_size(), 128, "capped at the pool's limit");
-        let pacer = Pacer::new(128);
+        assert_eq!(pacer.next_size(128), 128, "capped at the pool's limit");
+        assert_eq!(pacer.next_size(1), 1, "batching off");
+        let pacer = Pacer::default();
         pacer.observe(Duration::from_micros(40), 2); // 20 µs a task
-        assert_eq!(pacer.next_size(), 10);
+        assert_eq!(pacer.next_size(128), 10);
         pacer.observe(Duration::from_millis(5), 1); // slower: at once
-        assert_eq!(pacer.next_size(), 1);
+        assert_eq!(pacer.next_size(128), 1);
         pacer.observe(Duration::from_micros(1), 1); // faster: gradually
-        assert_eq!(pacer.next_size(), 1, "one fast task does not undo it");
-        let off = Pacer::new(1);
-        off.observe(Duration::from_nanos(10), 10);
-        assert_eq!(off.next_size(), 1, "batching off");
+        assert_eq!(pacer.next_size(128), 1, "one fast task does not undo it");
     }
 
     #[test]
     fn an_empty_batch_teaches_nothing() {
-        let pacer = Pacer::new(64);
+        let pacer = Pacer::default();
         pacer.observe(Duration::from_secs(1), 0);
-        assert_eq!(pacer.next_size(), 1);
+        assert_eq!(pacer.next_size(64), 1);
     }
 }

@@ -236,6 +236,14 @@ impl TaskError {
         }
     }
 
+    /// The same failure for another task (of the same batch).
+    pub(crate) fn for_task(&self, task: u64) -> Self {
+        TaskError {
+            task,
+            ..self.clone()
+        }
+    }
+
     pub(crate) fn on_worker(mut self, worker: usize) -> Self {
         self.worker = Some(worker);
         self

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use wasmtime::component::{ComponentExportIndex, Type};
 
+use crate::batch::Pacer;
 use crate::convert::{self, describe};
 use crate::error::CallError;
 use crate::fast::BytesCall;
@@ -19,6 +20,8 @@ pub struct Function {
     pub(crate) sig: Signature,
     /// Set for byte-heavy signatures, called through a typed function.
     pub(crate) fast: Option<BytesCall>,
+    /// What its calls cost, for sizing batches ([`crate::Pool::batch_size`]).
+    pub(crate) pacer: Arc<Pacer>,
 }
 
 #[derive(Clone)]
@@ -72,6 +75,7 @@ impl Function {
                 results,
             },
             fast,
+            pacer: Arc::default(),
         }
     }
 
@@ -83,6 +87,7 @@ impl Function {
                 results: ty.results().collect(),
             },
             fast: None,
+            pacer: Arc::default(),
         }
     }
 
@@ -93,6 +98,7 @@ impl Function {
             name: COMMAND_FUNCTION.into(),
             sig: Signature::Command(start),
             fast: None,
+            pacer: Arc::default(),
         }
     }
 

@@ -3,12 +3,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use futures::future::BoxFuture;
-use futures::{FutureExt, Stream, StreamExt};
 use tokio::sync::{oneshot, watch};
 use wasmtime::component::{ComponentNamedList, Lift, Lower};
 
-use crate::batch::{self, Batch, Pacer};
 use crate::builder::PoolBuilder;
 use crate::engine::Runtime;
 use crate::error::{BuildError, ErrorKind, LoadError, TaskError};
@@ -110,7 +107,7 @@ impl Pool {
         self.inner.runtime.inspect(&guest)
     }
 
-    fn task_info(&self, guest: &LoadedGuest, func: &str) -> TaskInfo {
+    pub(crate) fn task_info(&self, guest: &LoadedGuest, func: &str) -> TaskInfo {
         TaskInfo {
             id: self.inner.next_task.fetch_add(1, Ordering::Relaxed),
             guest: guest.clone(),
@@ -119,7 +116,7 @@ impl Pool {
         }
     }
 
-    fn check_guest(&self, task: &TaskInfo) -> Result<(), TaskError> {
+    pub(crate) fn check_guest(&self, task: &TaskInfo) -> Result<(), TaskError> {
         if task.guest.inner.pool_id == self.inner.id {
             Ok(())
         } else {
@@ -268,154 +265,6 @@ impl Pool {
             return Err(task.error(ErrorKind::PoolClosed, "was not run: the pool is shut down"));
         }
         Ok(Queued::new(rx, task))
-    }
-
-    /// Calls `func` once per input, at most [`map_in_flight`](PoolBuilder::map_in_flight)
-    /// calls at a time, and yields the results in input order.
-    ///
-    /// Inputs are pulled lazily: a million inputs are never all held at once.
-    /// Each input is one call's arguments ([`IntoArgs`]: a single value for a
-    /// one-parameter function).
-    ///
-    /// **Batches.** Calls that finish in microseconds travel to a worker in
-    /// batches, so that one hand-off serves many: each batch holds as many
-    /// inputs as this map's tasks have been taking to fill about 200 µs, up
-    /// to [`map_batch`](PoolBuilder::map_batch) (128 by default); a task
-    /// that takes that long or longer travels alone. Every task still has
-    /// its own id, limits, instance and result. Dropping the stream cancels
-    /// every task not yet started.
-    ///
-    /// ```
-    /// use futures::TryStreamExt;
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let pool = wpool::Pool::builder().workers(2).build()?;
-    /// let calc = pool.load(wpool::Guest::builtin("heavy_calc"))?;
-    /// let sums: Vec<u64> = pool
-    ///     .map(&calc, "heavy-calc", 1..=2_000u64)
-    ///     .map_ok(|out| out.value.as_u64().unwrap_or_default())
-    ///     .try_collect()
-    ///     .await?;
-    /// // In input order: heavy_calc(n) is the sum of i² mod 7 for i < n.
-    /// for (n, sum) in (1..=2_000u64).zip(sums) {
-    ///     assert_eq!(sum, (0..n).map(|i| i * i % 7).sum::<u64>());
-    /// }
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn map<I>(
-        &self,
-        guest: &LoadedGuest,
-        func: &str,
-        inputs: I,
-    ) -> impl Stream<Item = Result<Output, TaskError>> + Send + 'static + use<I>
-    where
-        I: IntoIterator,
-        I::IntoIter: Send + 'static,
-        I::Item: IntoArgs,
-    {
-        self.batches(guest, func, inputs)
-            .buffered(self.inner.in_flight)
-            .flat_map(futures::stream::iter)
-    }
-
-    /// Like [`Pool::map`], but yields results as they complete (a batch's
-    /// results together, in their input order).
-    pub fn map_unordered<I>(
-        &self,
-        guest: &LoadedGuest,
-        func: &str,
-        inputs: I,
-    ) -> impl Stream<Item = Result<Output, TaskError>> + Send + 'static + use<I>
-    where
-        I: IntoIterator,
-        I::IntoIter: Send + 'static,
-        I::Item: IntoArgs,
-    {
-        self.batches(guest, func, inputs)
-            .buffer_unordered(self.inner.in_flight)
-            .flat_map(futures::stream::iter)
-    }
-
-    /// The inputs of a map cut into batches sized by their own tasks' cost,
-    /// each a future of its results.
-    fn batches<I>(
-        &self,
-        guest: &LoadedGuest,
-        func: &str,
-        inputs: I,
-    ) -> impl Stream<Item = BoxFuture<'static, batch::Results>> + Send + 'static + use<I>
-    where
-        I: IntoIterator,
-        I::IntoIter: Send + 'static,
-        I::Item: IntoArgs,
-    {
-        let pacer = Arc::new(Pacer::new(self.inner.max_batch));
-        let sizes = pacer.clone();
-        let mut inputs = inputs.into_iter();
-        let chunks = std::iter::from_fn(move || {
-            let chunk: Vec<I::Item> = inputs.by_ref().take(sizes.next_size()).collect();
-            (!chunk.is_empty()).then_some(chunk)
-        });
-        let pool = self.clone();
-        let guest = guest.clone();
-        let func: Arc<str> = func.into();
-        futures::stream::iter(chunks)
-            .map(move |chunk| pool.run_batch(&guest, &func, chunk, pacer.clone()).boxed())
-    }
-
-    /// Checks a batch's calls here, then queues them as one job.
-    fn run_batch<A: IntoArgs>(
-        &self,
-        guest: &LoadedGuest,
-        func: &Arc<str>,
-        inputs: Vec<A>,
-        pacer: Arc<Pacer>,
-    ) -> impl Future<Output = batch::Results> + Send + 'static + use<A> {
-        let count = inputs.len();
-        let first = TaskInfo {
-            id: (self.inner.next_task).fetch_add(count as u64, Ordering::Relaxed),
-            guest: guest.clone(),
-            func: func.clone(),
-            timeout: None,
-        };
-        let foreign = self.check_guest(&first).is_err();
-        let calls = inputs
-            .into_iter()
-            .enumerate()
-            .map(|(offset, args)| {
-                let invalid = |detail: String| {
-                    batch::nth(&first, offset).error(ErrorKind::InvalidCall, detail)
-                };
-                if foreign {
-                    return Err(invalid("was loaded by another pool".to_owned()));
-                }
-                guest
-                    .prepare(func, args.into_args())
-                    .map_err(|e| invalid(e.message))
-            })
-            .collect::<Vec<_>>();
-        let queue = self.inner.queue.clone();
-        async move {
-            if calls.iter().all(Result::is_err) {
-                return calls.into_iter().filter_map(Result::err).map(Err).collect();
-            }
-            let batch = Batch {
-                first: first.clone(),
-                calls,
-                queue: queue.clone(),
-            };
-            let (job, reply) = batch.into_job(pacer);
-            if queue.send(job).await.is_err() {
-                return batch::fail_all(
-                    &first,
-                    count,
-                    ErrorKind::PoolClosed,
-                    "was not run: the pool is shut down",
-                );
-            }
-            batch::gather(first, count, reply).await
-        }
     }
 
     /// Stops accepting tasks, lets every queued and running task finish, and

@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -213,14 +214,17 @@ async fn execute(
     let mut fetchers = JoinSet::new();
     let mut folds = JoinSet::new();
     let (stop, stopped) = watch::channel(false);
+    // Set with `stop`: from then on no queued task starts (each is asked
+    // as a worker picks it up); those never run and get no record.
+    let halted = Arc::new(AtomicBool::new(false));
 
     let mut reduce_index = plan.total;
     for task in plan.tasks {
         let reduce = task.spec.reduce.clone().map(|spec| {
             let labels = reduce::Labels {
                 index: reduce_index,
-                name: task.spec.name.clone(),
-                guest: task.spec.guest.clone(),
+                name: task.spec.name.as_deref().map(Arc::from),
+                guest: task.spec.guest.as_str().into(),
             };
             reduce_index += 1;
             let (results, fold) = reduce::start(
@@ -235,19 +239,31 @@ async fn execute(
         });
         // Bounds this task's inputs in flight (read, queued, running, or
         // finished but not yet written): enough to keep every worker busy,
-        // never the whole job in memory.
-        let permits = Arc::new(Semaphore::new(plan.pool.workers() * 4));
+        // never the whole job in memory. Values from the job file are small
+        // and already in memory: enough of them for batches of tiny calls
+        // (`Pool::batch_size`) to keep every worker busy; files and bodies
+        // are read whole: a few per worker.
+        let per_worker = match task.inputs {
+            Inputs::Call(_) | Inputs::Values(_) | Inputs::Range { .. } => 512,
+            Inputs::Files(_) | Inputs::Fetch(_) => 4,
+        };
+        let permits = Arc::new(Semaphore::new(plan.pool.workers() * per_worker));
         let ctx = Arc::new(TaskCtx {
             pool: plan.pool.clone(),
             guest: task.guest,
-            name: task.spec.name.clone(),
-            guest_name: task.spec.guest.clone(),
-            call: task.spec.call.clone(),
+            name: task.spec.name.as_deref().map(Arc::from),
+            guest_name: task.spec.guest.as_str().into(),
+            call: task.spec.call.as_str().into(),
             script: task.script,
             options: task
                 .spec
                 .timeout
-                .map_or_else(TaskOptions::new, |t| TaskOptions::new().timeout(t)),
+                .map_or_else(TaskOptions::new, |t| TaskOptions::new().timeout(t))
+                .on_start({
+                    let halted = halted.clone();
+                    move || !halted.load(Ordering::Relaxed)
+                }),
+            halted: halted.clone(),
             extra: task.spec.args.clone(),
             first: task.first,
             records: records.clone(),
@@ -270,8 +286,8 @@ async fn execute(
         }
     }
     // Dispatch until every input is out and done, or a signal stops it:
-    // then no input is read, fetched or queued any more; inputs already
-    // queued carry on for the grace period.
+    // then no input is read, fetched, queued or started any more; running
+    // tasks carry on for the grace period.
     let mut interrupted = None;
     let mut written = None;
     loop {
@@ -286,6 +302,7 @@ async fn execute(
             Some(name) = next_signal(&mut signals) => {
                 eprintln!("wpool: {name}; letting running tasks finish (send it again to stop now)");
                 interrupted = Some(name);
+                halted.store(true, Ordering::Relaxed);
                 let _ = stop.send(true);
                 fetchers.abort_all();
                 interrupt::start_grace(plan.pool.clone(), grace, signals.take());

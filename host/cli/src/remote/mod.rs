@@ -99,8 +99,8 @@ pub(crate) async fn execute(
         let reduce = task.spec.reduce.clone().map(|spec| {
             let labels = reduce::Labels {
                 index: reduce_index,
-                name: task.spec.name.clone(),
-                guest: task.spec.guest.clone(),
+                name: task.spec.name.as_deref().map(Arc::from),
+                guest: task.spec.guest.as_str().into(),
             };
             reduce_index += 1;
             let (results, fold) = reduce::start(
@@ -122,9 +122,9 @@ pub(crate) async fn execute(
             pending: pending.clone(),
             guest,
             limits: limits.clone(),
-            name: task.spec.name.clone(),
-            guest_name: task.spec.guest.clone(),
-            call: task.spec.call.clone(),
+            name: task.spec.name.as_deref().map(Arc::from),
+            guest_name: task.spec.guest.as_str().into(),
+            call: task.spec.call.as_str().into(),
             timeout: task.spec.timeout,
             extra: task.spec.args.clone(),
             first: task.first,
