@@ -35,11 +35,20 @@ fmt:
     cargo fmt --all --manifest-path guest/Cargo.toml
 
 # Benchmarks: criterion micro-benchmarks, then the side-by-side table against
-# native Rust and Python's executors (`-- --help` for its options).
+# native Rust and Python's executors (`-- --help` for its options). Python
+# 3.14 (for InterpreterPoolExecutor) is installed into target/py314 when
+# missing (bench/python314.sh), unless `--python314 PATH` is given.
 bench *args:
+    #!/usr/bin/env bash
+    set -euo pipefail
     cargo bench -p wpool --bench micro
     cargo build --release -p wpool-cli
-    cargo run --release -p wpool-bench -- {{args}}
+    extra=()
+    if [[ " {{args}} " != *" --python314"* ]]; then
+        py314=$(bash bench/python314.sh || true)
+        if [[ -n $py314 ]]; then extra=(--python314 "$py314"); fi
+    fi
+    cargo run --release -p wpool-bench -- "${extra[@]}" {{args}}
     bash bench/python/run_executor_bench.sh
 
 # The Python package's side-by-side bench alone (WasmPoolExecutor vs Python 3.14's executors).

@@ -9,7 +9,14 @@
 #     target/, tested with pytest (python/test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+SECONDS=0
+step() { echo "-- $* (at ${SECONDS}s)"; }
+step "set-up"
 bash scripts/setup.sh
+step "host workspace"
 cargo test --workspace
+step "use-case guests, natively"
 cargo test --manifest-path guest/Cargo.toml -p crypto -p etl -p scrape -p image-guest
+step "Python package"
 bash python/test.sh
+step "all tests done"

@@ -65,7 +65,9 @@ fetch   download every URL of ``--urls-file`` (one per line; blank lines and
           Semaphore); each body is hashed as soon as it arrives according to
           ``--hash-in``: ``process`` (default; ``loop.run_in_executor`` on a
           ProcessPoolExecutor(N)), ``thread`` (ThreadPoolExecutor(N); hashlib
-          releases the GIL for big inputs) or ``inline`` (in the event loop).
+          releases the GIL for big inputs), ``interpreter``
+          (InterpreterPoolExecutor(N), Python 3.14: the seed's own program) or
+          ``inline`` (in the event loop).
         ``--executor thread``: ThreadPoolExecutor(--concurrency) of urllib
           tasks, each fetching and hashing one URL.
         ``--executor sequential``: plain loop, urllib fetch then hash.
@@ -324,7 +326,7 @@ def run_fetch_asyncio(args, urls):
         t0 = time.perf_counter()
         notes = []
         hash_pool = None
-        if not fetch_only and hash_in in ("process", "thread"):
+        if not fetch_only and hash_in in ("process", "thread", "interpreter"):
             hash_pool, _, wnote = start_pool(hash_in, args.workers, args.mp_context)
             notes.append("hash pool %s(%d): %s" % (hash_in, args.workers, wnote))
         io_pool = None
@@ -403,7 +405,8 @@ def parse_args(argv):
     p.add_argument("--urls-file", default=None, help="fetch: file with one URL per line")
     p.add_argument("--concurrency", type=int, default=32,
                    help="fetch: maximum downloads in flight")
-    p.add_argument("--hash-in", choices=["process", "thread", "inline"], default="process",
+    p.add_argument("--hash-in", choices=["process", "thread", "interpreter", "inline"],
+                   default="process",
                    help="fetch --executor asyncio: where bodies are hashed")
     p.add_argument("--fetch-only", action="store_true", help="fetch: download only")
     args = p.parse_args(argv)

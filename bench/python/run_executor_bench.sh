@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds wpool's Python wheel (release profile, in the workspace's target
 # directory), then runs executor_bench.py on Python 3.14 when there is one
-# (target/py314, set up by ../shared/tools/python314.sh when that script is
-# present), else on python3 (no InterpreterPoolExecutor there). Arguments go
+# (bench/python314.sh: installed into target/py314 by
+# ../shared/tools/python314.sh when that script is present), else on python3
+# (no InterpreterPoolExecutor there). Arguments go
 # to executor_bench.py (e.g. --quick).
 set -euo pipefail
 
@@ -12,12 +13,8 @@ target="${CARGO_TARGET_DIR:-$root/target}"
 
 py="${PYTHON_BENCH:-}"
 if [ -z "$py" ]; then
-    py=python3
-    if [ -x "$target/py314/bin/python3.14" ]; then
-        py="$target/py314/bin/python3.14"
-    elif [ -f "$root/../shared/tools/python314.sh" ]; then
-        py="$(bash "$root/../shared/tools/python314.sh" "$target/py314" | tail -n 1)" || py=python3
-    fi
+    py="$(bash "$root/bench/python314.sh" || true)"
+    py="${py:-python3}"
 fi
 
 wheels="$target/wheels/python-release"

@@ -141,6 +141,23 @@ impl Pythons {
         }
     }
 
+    /// The seed's program 1 as it was written: asyncio (aiohttp where
+    /// importable) on the 3.14 hashing in an `InterpreterPoolExecutor`, or,
+    /// without a 3.14, on the machine's Python hashing in processes; and
+    /// the `--hash-in` pool it names.
+    pub fn seed_program(&self) -> (Executor, &'static str) {
+        match &self.py314 {
+            Some(python) => (
+                Executor {
+                    python: python.clone(),
+                    kind: "asyncio",
+                },
+                "interpreter",
+            ),
+            None => (self.executor("asyncio"), "process"),
+        }
+    }
+
     /// `InterpreterPoolExecutor` on the 3.14, if there is one.
     pub fn interpreter(&self) -> Option<Executor> {
         self.py314.clone().map(|python| Executor {

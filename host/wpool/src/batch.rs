@@ -1,14 +1,15 @@
-//! Batches for [`Pool::map`](crate::Pool::map): consecutive calls that each
-//! finish in microseconds travel to a worker together, so that one queue
-//! hand-off, one wake-up and one reply serve many of them.
+//! Batches ([`Pool::enqueue_batch`](crate::Pool::enqueue_batch), under
+//! [`Pool::map`](crate::Pool::map) and `wpool run`): consecutive calls that
+//! each finish in microseconds travel to a worker together, so that one
+//! queue hand-off, one wake-up and one reply serve many of them.
 //!
-//! A map stream sizes its batches from what its own tasks cost: a [`Pacer`]
-//! keeps a moving mean of the time per task measured on the workers, and a
-//! new batch holds as many inputs as fit in [`BATCH_TARGET`], from 1 (any
-//! task of about that length or longer travels alone, exactly as `submit`
-//! would send it) up to the pool's [`map_batch`](crate::PoolBuilder::map_batch)
-//! limit. Every task in a batch keeps its own id, limits, instance policy and
-//! result; only the trip to and from the worker is shared.
+//! Each function of a loaded guest has a [`Pacer`]: a moving mean of the
+//! time its calls took on the workers. A new batch holds as many calls as
+//! fit in [`BATCH_TARGET`], from 1 (a call of about that length or longer
+//! travels alone, as `submit` would send it) up to the pool's
+//! [`map_batch`](crate::PoolBuilder::map_batch) limit. Every task in a batch
+//! keeps its own id, limits, instance policy and result; only the trip to
+//! and from the worker is shared.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,8 +52,7 @@ impl Pacer {
         fits.clamp(1, max as u64) as usize
     }
 
-    /// Records that `tasks` tasks took `elapsed` on a worker, hand-off
-    /// included. A slower batch moves the mean at once (the next batches
+    /// Records that `tasks` calls took `elapsed` on a worker. A slower batch moves the mean at once (the next batches
     /// shrink before they pile up); a faster one moves it a quarter.
     pub(crate) fn observe(&self, elapsed: Duration, tasks: usize) {
         if tasks == 0 {
