@@ -112,7 +112,10 @@ impl Runner for TaskCtx {
                 )),
             }
         }
-        let mut finishes = vec![self.clone().queue_batch(calls).await.boxed()];
+        let mut finishes = Vec::with_capacity(1 + others.len());
+        if !calls.is_empty() {
+            finishes.push(self.clone().queue_batch(calls).await.boxed());
+        }
         for (input, permit) in others {
             finishes.push(self.clone().start(input, permit).await);
         }
