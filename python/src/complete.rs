@@ -240,10 +240,22 @@ fn complete(
     }
     let future = future.bind(py);
     let outcome = match result {
-        Ok(output) => convert::to_py(py, &output.value, task.shape.as_deref())
-            .and_then(|value| future.call_method1(pyo3::intern!(py, "set_result"), (value,))),
-        Err(e) => task_error(py, make_error, &e)
-            .and_then(|exc| future.call_method1(pyo3::intern!(py, "set_exception"), (exc,))),
+        Ok(output) => convert::to_py(py, &output.value, task.shape.as_deref()).and_then(|value| {
+            settle(
+                future,
+                pyo3::intern!(py, "_result"),
+                value,
+                pyo3::intern!(py, "set_result"),
+            )
+        }),
+        Err(e) => task_error(py, make_error, &e).and_then(|exc| {
+            settle(
+                future,
+                pyo3::intern!(py, "_exception"),
+                exc,
+                pyo3::intern!(py, "set_exception"),
+            )
+        }),
     };
     if let Err(err) = outcome {
         // A cancelled future refuses a result: that is expected.
@@ -255,6 +267,44 @@ fn complete(
             let _ = future.call_method1(pyo3::intern!(py, "set_exception"), (err.value(py),));
         }
     }
+}
+
+/// Gives a future its result (`field` `_result`) or exception
+/// (`_exception`). A `wpool._TaskFuture` that has no Condition yet has no
+/// waiter either, and none can appear meanwhile: the GIL is held and no
+/// Python code runs between the check and the two stores. Such a future
+/// without done-callbacks gets its fields set directly; any other goes
+/// through `method` (`set_result`, `set_exception`), which notifies.
+fn settle<'py>(
+    future: &Bound<'py, PyAny>,
+    field: &Bound<'py, pyo3::types::PyString>,
+    value: Bound<'py, PyAny>,
+    method: &Bound<'py, pyo3::types::PyString>,
+) -> PyResult<()> {
+    let py = future.py();
+    if quiet_pending(future).unwrap_or(false) {
+        future.setattr(field, value)?;
+        return future.setattr(pyo3::intern!(py, "_state"), pyo3::intern!(py, "FINISHED"));
+    }
+    future.call_method1(method, (value,)).map(drop)
+}
+
+/// Whether `future` is a pending or running `_TaskFuture` with no
+/// Condition and no done-callbacks (see [`settle`]).
+fn quiet_pending(future: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let py = future.py();
+    if !future.getattr(pyo3::intern!(py, "_wpool_cond"))?.is_none() {
+        return Ok(false);
+    }
+    if !future
+        .getattr(pyo3::intern!(py, "_done_callbacks"))?
+        .cast_into::<pyo3::types::PyList>()?
+        .is_empty()
+    {
+        return Ok(false);
+    }
+    let state = future.getattr(pyo3::intern!(py, "_state"))?;
+    Ok(state.eq(pyo3::intern!(py, "PENDING"))? || state.eq(pyo3::intern!(py, "RUNNING"))?)
 }
 
 /// `time.monotonic()` of an `Instant` (both count from the same clock base

@@ -14,6 +14,15 @@ mod convert;
 mod guest;
 mod pool;
 
+/// Rust's allocations in this extension: tasks are allocated on the
+/// submitting thread and freed on a worker or the completer, and glibc's
+/// malloc serialises such cross-thread frees on the allocating thread's
+/// arena lock (`perf`: futex waits in `__lll_lock_wait_private` on every
+/// thread); mimalloc frees them without a lock. Python's own objects keep
+/// Python's allocator.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Set at interpreter exit: from then on no thread of ours attaches to it.
 pub(crate) static EXITING: AtomicBool = AtomicBool::new(false);
 

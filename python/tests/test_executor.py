@@ -116,6 +116,53 @@ def test_many_python_threads_submit_at_once(calc):
         assert got == [closed_heavy_calc(k * 1000 + i) for i in range(500)]
 
 
+def test_waiters_racing_completions_are_all_woken(calc):
+    # A future's Condition is made on first use; the completer sets results
+    # directly only while there is none. Threads that start waiting (result,
+    # wait, as_completed, callbacks) while tasks finish must all be woken.
+    with wpool.WasmPoolExecutor(2) as ex:
+        for _ in range(20):
+            futures = [ex.submit(calc.heavy_calc, 20_000 + i) for i in range(200)]
+            called = []
+            for f in futures[::7]:
+                f.add_done_callback(called.append)
+            got: dict[str, list] = {}
+
+            def by_result():
+                got["result"] = [f.result(timeout=60) for f in reversed(futures)][::-1]
+
+            def by_wait():
+                done, pending = cf.wait(futures[1::2], timeout=60)
+                got["wait"] = [len(done), len(pending)]
+
+            def by_completion():
+                got["as_completed"] = sorted(f.result() for f in cf.as_completed(futures[::3], timeout=60))
+
+            threads = [threading.Thread(target=t) for t in (by_result, by_wait, by_completion)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=120)
+                assert not t.is_alive(), "a waiter was never woken"
+            want = [closed_heavy_calc(20_000 + i) for i in range(200)]
+            assert got["result"] == want
+            assert got["wait"] == [100, 0]
+            assert got["as_completed"] == sorted(want[::3])
+            assert sorted(map(id, called)) == sorted(map(id, futures[::7]))
+
+
+def test_a_future_nobody_waited_on_never_makes_a_condition(ex, calc):
+    # The cheap path: no Condition while nobody waits (see _TaskFuture);
+    # the first waiter or callback makes one, and results still arrive.
+    futures = [ex.submit(calc.heavy_calc, 1000 + i) for i in range(50)]
+    cf.wait(futures[-1:])  # makes a Condition for the last one only
+    while not all(f.done() for f in futures):
+        pass
+    assert [f.result() for f in futures] == [pure_heavy_calc(1000 + i) for i in range(50)]
+    assert sum(f._wpool_cond is None for f in futures) >= 49
+    assert futures[-1]._wpool_cond is not None
+
+
 def test_direct_calls_run_on_the_default_pool(calc):
     assert calc.heavy_calc(10_000) == pure_heavy_calc(10_000)
     assert calc.heavy_calc(n=7) == 14

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import Executor, Future
 from concurrent.futures import wait as _wait_all
 from concurrent.futures._base import CANCELLED as _CANCELLED
+from concurrent.futures._base import CANCELLED_AND_NOTIFIED as _CANCELLED_AND_NOTIFIED
+from concurrent.futures._base import FINISHED as _FINISHED
 from concurrent.futures._base import PENDING as _PENDING
 from concurrent.futures._base import RUNNING as _RUNNING
 from typing import Any
@@ -21,6 +23,7 @@ __all__ = ["WasmPoolExecutor", "default_executor"]
 
 # A future's `_state` while it may still change (it only moves forward).
 _UNFINISHED = frozenset((_PENDING, _RUNNING))
+_DONE = frozenset((_CANCELLED, _CANCELLED_AND_NOTIFIED, _FINISHED))
 
 
 class _TaskFuture(Future):
@@ -28,9 +31,42 @@ class _TaskFuture(Future):
 
     A worker starting the task is recorded in Rust (an atomic, no GIL); the
     future shows it as RUNNING when asked (`running()`, `cancel()`, repr).
+
+    Its `threading.Condition` is made on first use (waiting, a callback,
+    cancelling): most tiny tasks finish before anyone waits, and a
+    Condition costs more than the rest of a task's Python objects. While
+    a future has none, nobody waits on it and the completer (holding the
+    GIL, running no Python code) sets its result directly; once it has
+    one, results go through `set_result` as for any future.
     """
 
     _wpool_handle: Any = None
+    _wpool_cond: threading.Condition | None = None
+
+    def __init__(self) -> None:  # Future.__init__ without the Condition
+        self._state = _PENDING
+        self._result = None
+        self._exception = None
+        self._waiters: list[Any] = []
+        self._done_callbacks: list[Callable[[Future[Any]], object]] = []
+
+    @property  # type: ignore[override]
+    def _condition(self) -> threading.Condition:
+        cond = self._wpool_cond
+        if cond is None:
+            # dict.setdefault is atomic: two threads get the same Condition.
+            cond = self.__dict__.setdefault("_wpool_cond", threading.Condition())
+        return cond
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The task's result, waiting for it up to ``timeout`` seconds."""
+        if self._state == _FINISHED and self._exception is None:
+            return self._result
+        return super().result(timeout)
+
+    def done(self) -> bool:
+        """Whether the task finished or was cancelled."""
+        return self._state in _DONE
 
     def _sync_running(self) -> None:
         """Moves a PENDING future whose task a worker started to RUNNING."""
