@@ -26,6 +26,7 @@ Examples:
   wpool inspect path/to/guest.wasm
   wpool guests                                    list the built-in guests
   wpool new my-guest                              scaffold a Rust guest crate (see GUESTS.md)
+  wpool new --lang python my-guest                scaffold a Python component (componentize-py)
   wpool worker --nats nats://host:4222            serve tasks of cluster runs on this machine
   wpool run --nats nats://host:4222 job.toml      run a job on the cluster's workers
   wpool cluster status --nats nats://host:4222    list workers, free slots and pending tasks
