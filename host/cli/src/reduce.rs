@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 use wpool::{LoadedGuest, Pool, Value};
 
 use crate::atomic::save_value;
 use crate::job::{ReduceSpec, ReportSpec};
+use crate::plan::PlannedTask;
 use crate::record::{Outcome, Record};
 use crate::sink::Delivery;
 use crate::task;
@@ -26,10 +28,65 @@ pub(crate) struct Labels {
     pub(crate) guest: Arc<str>,
 }
 
+/// A run's folds: each task with `reduce` gets the next record index after
+/// every input's, and its fold runs here until [`Folds::join`]. Holds no
+/// record sender itself, so the sink can finish before the folds are
+/// joined.
+pub(crate) struct Folds {
+    pool: Pool,
+    next: usize,
+    running: JoinSet<()>,
+}
+
+impl Folds {
+    /// Folds whose records are numbered from `first` (the run's input count).
+    pub(crate) fn new(pool: Pool, first: usize) -> Folds {
+        Folds {
+            pool,
+            next: first,
+            running: JoinSet::new(),
+        }
+    }
+
+    /// Starts `task`'s fold when it has `reduce`: where its successful
+    /// results go (drop it when the task's inputs are done). Its record
+    /// goes to `records`.
+    pub(crate) fn start(
+        &mut self,
+        task: &PlannedTask,
+        records: &mpsc::Sender<Delivery>,
+    ) -> Option<mpsc::Sender<Value>> {
+        let spec = task.spec.reduce.clone()?;
+        let labels = Labels {
+            index: self.next,
+            name: task.spec.name.as_deref().map(Arc::from),
+            guest: task.spec.guest.as_str().into(),
+        };
+        self.next += 1;
+        let (results, fold) = start(
+            self.pool.clone(),
+            task.guest.clone(),
+            spec,
+            labels,
+            records.clone(),
+        );
+        self.running.spawn(fold);
+        Some(results)
+    }
+
+    /// Waits for every fold to write its record; an error if one panicked.
+    pub(crate) async fn join(mut self) -> Result<(), tokio::task::JoinError> {
+        while let Some(done) = self.running.join_next().await {
+            done?;
+        }
+        Ok(())
+    }
+}
+
 /// Folding, ready to start: send every successful result to the returned
 /// sender and drop it when the task's inputs are done; the returned future
 /// (for the caller to spawn and own) then sends the record.
-pub(crate) fn start(
+fn start(
     pool: Pool,
     guest: LoadedGuest,
     spec: ReduceSpec,

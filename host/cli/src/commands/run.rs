@@ -212,31 +212,14 @@ async fn execute(
     // Every task this run starts is owned here: a panic in any fails the run.
     let mut dispatchers = JoinSet::new();
     let mut fetchers = JoinSet::new();
-    let mut folds = JoinSet::new();
+    let mut folds = reduce::Folds::new(plan.pool.clone(), plan.total);
     let (stop, stopped) = watch::channel(false);
     // Set with `stop`: from then on no queued task starts (each is asked
     // as a worker picks it up); those never run and get no record.
     let halted = Arc::new(AtomicBool::new(false));
 
-    let mut reduce_index = plan.total;
     for task in plan.tasks {
-        let reduce = task.spec.reduce.clone().map(|spec| {
-            let labels = reduce::Labels {
-                index: reduce_index,
-                name: task.spec.name.as_deref().map(Arc::from),
-                guest: task.spec.guest.as_str().into(),
-            };
-            reduce_index += 1;
-            let (results, fold) = reduce::start(
-                plan.pool.clone(),
-                task.guest.clone(),
-                spec,
-                labels,
-                records.clone(),
-            );
-            folds.spawn(fold);
-            results
-        });
+        let reduce = folds.start(&task, &records);
         // Bounds this task's inputs in flight (read, queued, running, or
         // finished but not yet written): enough to keep every worker busy,
         // never the whole job in memory. Values from the job file are small
@@ -329,9 +312,7 @@ async fn execute(
     let summary = summary
         .context("the result writer panicked")?
         .context("cannot write results")?;
-    while let Some(done) = folds.join_next().await {
-        done.context("a `reduce` panicked")?;
-    }
+    folds.join().await.context("a `reduce` panicked")?;
     plan.pool.shutdown().await;
     Ok((summary, interrupted))
 }

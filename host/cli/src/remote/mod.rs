@@ -89,30 +89,13 @@ pub(crate) async fn execute(
     let mut fetch_consumers: Vec<Vec<mpsc::Sender<Fetched>>> = vec![Vec::new(); job.fetches.len()];
     let mut dispatchers = JoinSet::new();
     let mut fetchers = JoinSet::new();
-    let mut folds = JoinSet::new();
+    let mut folds = reduce::Folds::new(plan.pool.clone(), plan.total);
     let (stop, stopped) = watch::channel(false);
     let limits = prepare::limits(&job);
 
-    let mut reduce_index = plan.total;
     let mut tasks_by_index = Vec::new();
     for task in plan.tasks {
-        let reduce = task.spec.reduce.clone().map(|spec| {
-            let labels = reduce::Labels {
-                index: reduce_index,
-                name: task.spec.name.as_deref().map(Arc::from),
-                guest: task.spec.guest.as_str().into(),
-            };
-            reduce_index += 1;
-            let (results, fold) = reduce::start(
-                plan.pool.clone(),
-                task.guest.clone(),
-                spec,
-                labels,
-                records.clone(),
-            );
-            folds.spawn(fold);
-            results
-        });
+        let reduce = folds.start(&task, &records);
         let guest = guests
             .get(&task.spec.guest)
             .cloned()
@@ -242,9 +225,7 @@ pub(crate) async fn execute(
             return Err(e).context("a fetch panicked");
         }
     }
-    while let Some(done) = folds.join_next().await {
-        done.context("a `reduce` panicked")?;
-    }
+    folds.join().await.context("a `reduce` panicked")?;
     let summary = match written {
         Some(done) => done,
         None => sink.await,
