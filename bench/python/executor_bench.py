@@ -9,7 +9,8 @@ pools are started and warm:
 heavy  the seed's program 2: ``ex.map(heavy_calc, [50M, 60M, 70M, 80M])``;
        WasmPoolExecutor (the built-in guest) vs InterpreterPoolExecutor and
        ProcessPoolExecutor (the plain-Python loop of baselines.py).
-tiny   10,000 ``submit(heavy_calc, 1)`` then every result: tasks per second.
+tiny   10,000 ``submit(heavy_calc, 1)`` then every result: tasks per second;
+       beside it, 10,000 plain Futures made, set and read in one thread.
 fetch  the seed's program 1 on loopback: 1,000 bodies of 16 KiB to 1 MiB
        from an HTTP server in another process, fetched with asyncio (aiohttp
        when installed, else urllib in threads), each hashed as it arrives by
@@ -123,6 +124,19 @@ def bench_tiny(args, out):
     rate = count / wasm
     out["tiny"] = {"tasks": count, "wasm_per_s": rate, "wasm_cpu_us_per_task": cpu_us}
     print(f"tiny    wasm        {rate:10.0f} tasks/s   ({cpu_us:.0f} us of CPU per task)")
+    # The floor any concurrent.futures executor pays: making, completing
+    # and reading plain Futures in one thread, no executor, no other thread.
+    def futures_only():
+        futures = []
+        for _ in range(count):
+            f = cf.Future()
+            f.set_result(1)
+            futures.append(f)
+        return sum(f.result() for f in futures)
+
+    floor, _ = timed(futures_only, 3)
+    out["tiny"]["futures_only_per_s"] = count / floor
+    print(f"tiny    futures only {count / floor:9.0f} tasks/s   (cf.Future made, set, read; one thread)")
     for kind, pool in python_pools(args.workers):
         with pool:
             seconds, _ = timed(lambda: run(pool, baselines.heavy_calc), 1)

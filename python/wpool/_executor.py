@@ -37,7 +37,8 @@ class _TaskFuture(Future):
     Condition costs more than the rest of a task's Python objects. While
     a future has none, nobody waits on it and the completer (holding the
     GIL, running no Python code) sets its result directly; once it has
-    one, results go through `set_result` as for any future.
+    one, results go through `set_result` as for any future. (That needs
+    the GIL: the wheel is abi3, for GIL builds of CPython only.)
     """
 
     _wpool_handle: Any = None
