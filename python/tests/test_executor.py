@@ -163,6 +163,15 @@ def test_a_future_nobody_waited_on_never_makes_a_condition(ex, calc):
     assert futures[-1]._wpool_cond is not None
 
 
+def test_task_futures_set_every_field_a_future_has():
+    # _TaskFuture skips Future.__init__ (its Condition is made lazily): a
+    # Python that gives Future another field must show up here.
+    from wpool._executor import _TaskFuture
+
+    plain = set(vars(cf.Future())) - {"_condition"}
+    assert set(vars(_TaskFuture())) == plain
+
+
 def test_direct_calls_run_on_the_default_pool(calc):
     assert calc.heavy_calc(10_000) == pure_heavy_calc(10_000)
     assert calc.heavy_calc(n=7) == 14
