@@ -9,7 +9,8 @@ pools are started and warm:
 heavy  the seed's program 2: ``ex.map(heavy_calc, [50M, 60M, 70M, 80M])``;
        WasmPoolExecutor (the built-in guest) vs InterpreterPoolExecutor and
        ProcessPoolExecutor (the plain-Python loop of baselines.py).
-tiny   10,000 ``submit(heavy_calc, 1)`` then every result: tasks per second;
+tiny   10,000 ``submit(heavy_calc, 1)`` then every result, and the same
+       calls through ``map``: tasks per second;
        beside it, 10,000 plain Futures made, set and read in one thread.
 fetch  the seed's program 1 on loopback: 1,000 bodies of 16 KiB to 1 MiB
        from an HTTP server in another process, fetched with asyncio (aiohttp
@@ -137,11 +138,29 @@ def bench_tiny(args, out):
     floor, _ = timed(futures_only, 3)
     out["tiny"]["futures_only_per_s"] = count / floor
     print(f"tiny    futures only {count / floor:9.0f} tasks/s   (cf.Future made, set, read; one thread)")
+    # The same calls through `map`: wpool sends them in batches.
+    ones = [1] * count
+    with wpool.WasmPoolExecutor(args.workers) as ex:
+        ex.preload(calc)
+        sum(ex.map(calc.heavy_calc, ones))  # warm up; sizes the batches
+        cpu0 = os.times()
+        mapped, _ = timed(lambda: sum(ex.map(calc.heavy_calc, ones)), 3)
+        cpu1 = os.times()
+    map_cpu_us = 1e6 * (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / (3 * count)
+    map_rate = count / mapped
+    out["tiny"].update(wasm_map_per_s=map_rate, wasm_map_cpu_us_per_task=map_cpu_us)
+    print(f"tiny    wasm map    {map_rate:10.0f} tasks/s   ({map_cpu_us:.1f} us of CPU per task)")
     for kind, pool in python_pools(args.workers):
         with pool:
             seconds, _ = timed(lambda: run(pool, baselines.heavy_calc), 1)
+            map_seconds, _ = timed(lambda: sum(pool.map(baselines.heavy_calc, ones)), 1)
         out["tiny"][kind + "_per_s"] = count / seconds
+        out["tiny"][kind + "_map_per_s"] = count / map_seconds
         print(f"tiny    {kind:11} {count / seconds:10.0f} tasks/s   wasm is {rate * seconds / count:6.1f}x")
+        print(
+            f"tiny    {kind:11} map {count / map_seconds:6.0f} tasks/s   "
+            f"wasm map is {map_rate * map_seconds / count:6.1f}x"
+        )
 
 
 def fetch_urllib(url):

@@ -12,6 +12,7 @@ use pyo3::prelude::*;
 mod complete;
 mod convert;
 mod guest;
+mod map;
 mod pool;
 
 /// Rust's allocations in this extension: tasks are allocated on the
@@ -61,6 +62,8 @@ fn _wpool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<pool::TaskHandle>()?;
     m.add_class::<complete::TaskInfo>()?;
     m.add_class::<guest::PyGuest>()?;
+    m.add_class::<map::MapResults>()?;
+    m.add_class::<map::MapWaiter>()?;
     m.add_function(wrap_pyfunction!(_at_exit, m)?)?;
     m.add_function(wrap_pyfunction!(builtins, m)?)?;
     Ok(())

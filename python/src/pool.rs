@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use futures::FutureExt;
+use futures::{FutureExt, StreamExt};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -20,6 +20,7 @@ use wpool::{ErrorKind, Grants, Guest, InstanceMode, Output, Pool, Queued, TaskEr
 use crate::complete::{CANCELLED, QUEUED, RUNNING, Task, TaskInfo, complete_loop, task_error};
 use crate::convert;
 use crate::guest::PyGuest;
+use crate::map::{self, MapResults};
 
 /// A pool of isolated WebAssembly workers (see `wpool.WasmPoolExecutor`).
 #[pyclass(name = "Pool", module = "wpool._wpool", frozen)]
@@ -234,6 +235,63 @@ impl PyPool {
                 Err(e) => Err(PyErr::from_value(task_error(py, &make_error, &e)?)),
             })
         })
+    }
+
+    /// Calls `func` once per argument tuple of `inputs`, in batches, and
+    /// gives the results in input order (completed order unless
+    /// `ordered`). Every input is converted and checked first: a bad one
+    /// raises `TypeError` naming it, and nothing runs. `timeout` (seconds
+    /// from now) bounds the wait for each result while reading.
+    #[pyo3(signature = (guest, func, inputs, timeout=None, ordered=true))]
+    fn map(
+        &self,
+        py: Python<'_>,
+        guest: &PyGuest,
+        func: &str,
+        inputs: &Bound<'_, PyAny>,
+        timeout: Option<f64>,
+        ordered: bool,
+    ) -> PyResult<MapResults> {
+        let timeout = timeout
+            .map(|t| {
+                Duration::try_from_secs_f64(t.max(0.0)).map_err(|_| {
+                    PyValueError::new_err(format!("timeout must be a number of seconds, not {t}"))
+                })
+            })
+            .transpose()?;
+        let mut calls = Vec::new();
+        for (index, args) in inputs.try_iter()?.enumerate() {
+            let args = args?;
+            let args = args.cast::<PyTuple>()?;
+            let values = guest.convert_args(func, args)?;
+            if let Err(e) = guest.inner.check(func, &values) {
+                return Err(PyTypeError::new_err(format!(
+                    "{}.{}(): input {index}: {}",
+                    guest.inner.name(),
+                    func.replace('-', "_"),
+                    e.message()
+                )));
+            }
+            calls.push(values);
+        }
+        if self.pool.is_closed() {
+            return Err(PyRuntimeError::new_err(
+                "cannot schedule new futures after shutdown",
+            ));
+        }
+        let total = calls.len();
+        let stream = if ordered {
+            self.pool.map(&guest.inner, func, calls).boxed()
+        } else {
+            self.pool.map_unordered(&guest.inner, func, calls).boxed()
+        };
+        Ok(map::start(
+            stream,
+            total,
+            timeout,
+            guest.shape(func),
+            self.make_error.clone_ref(py),
+        ))
     }
 
     /// Stops accepting tasks, lets queued and running ones finish, and waits

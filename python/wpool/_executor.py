@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import atexit
+import collections
+import itertools
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from concurrent.futures import wait as _wait_all
 from concurrent.futures._base import CANCELLED as _CANCELLED
@@ -156,6 +158,8 @@ class WasmPoolExecutor(Executor):
         # task than a set and a done-callback).
         self._live: list[_TaskFuture] = []
         self._prune_at = 1024
+        # Maps' waiters (their calls run without futures), for `shutdown`.
+        self._maps: list[_wpool.MapWaiter] = []
         self._shutdown = False
 
     @property
@@ -171,6 +175,18 @@ class WasmPoolExecutor(Executor):
             self._guests.setdefault(guest._key, loaded)
         return loaded
 
+    def _loaded_export(self, fn: Any) -> _wpool.Guest:
+        """The loaded guest of an export; `TypeError` for anything else."""
+        if not isinstance(fn, Export):
+            raise TypeError(
+                "WasmPoolExecutor runs guest exports such as "
+                f"wpool.guest('heavy_calc').heavy_calc, not {fn!r}"
+            )
+        loaded = self._by_guest.get(fn._guest)
+        if loaded is None:
+            loaded = self._by_guest[fn._guest] = self._loaded_guest(fn._guest)
+        return loaded
+
     def preload(self, *guests: Guest) -> None:
         """Compiles guests for this pool now rather than on their first
         submit (a first submit otherwise waits for the compile)."""
@@ -184,16 +200,9 @@ class WasmPoolExecutor(Executor):
         converted and checked against the export's WIT signature first: a wrong one raises `TypeError` here and nothing
         runs. Never blocks.
         """
-        if not isinstance(fn, Export):
-            raise TypeError(
-                "WasmPoolExecutor runs guest exports such as "
-                f"wpool.guest('heavy_calc').heavy_calc, not {fn!r}"
-            )
+        loaded = self._loaded_export(fn)
         if kwargs:
             args = fn._bind(args, kwargs)
-        loaded = self._by_guest.get(fn._guest)
-        if loaded is None:
-            loaded = self._by_guest[fn._guest] = self._loaded_guest(fn._guest)
         future = _TaskFuture()
         with self._lock:
             if self._shutdown:
@@ -219,42 +228,111 @@ class WasmPoolExecutor(Executor):
         Cancelling the awaiting task cancels the pool task if it has not
         started. Arguments are checked as for `submit`.
         """
-        if not isinstance(fn, Export):
-            raise TypeError(
-                "WasmPoolExecutor runs guest exports such as "
-                f"wpool.guest('heavy_calc').heavy_calc, not {fn!r}"
-            )
+        loaded = self._loaded_export(fn)
         if kwargs:
             args = fn._bind(args, kwargs)
-        loaded = self._by_guest.get(fn._guest)
-        if loaded is None:
-            loaded = self._by_guest[fn._guest] = self._loaded_guest(fn._guest)
         if self._shutdown:
             raise RuntimeError("cannot schedule new futures after shutdown")
         return await self._pool.call(loaded, fn._wit_name, args)
 
     asubmit = call
 
+    def map(
+        self,
+        fn: Callable[..., Any],
+        /,
+        *iterables: Iterable[Any],
+        timeout: float | None = None,
+        chunksize: int = 1,
+        buffersize: int | None = None,
+    ) -> Iterator[Any]:
+        """Returns an iterator of ``fn(*args)`` over the zipped iterables,
+        in input order, as `Executor.map` does.
+
+        Every input is converted and checked first: a bad one raises
+        `TypeError` (naming it) and nothing runs. The calls then travel to
+        the workers in batches sized from what the calls take (``chunksize``
+        is accepted and ignored, as `ThreadPoolExecutor` does), not as one
+        `Future` each: tiny calls go many times faster than through
+        `submit`. Reading a result past ``timeout`` seconds from this call
+        raises `TimeoutError`; a failed call raises its `wpool.TaskError`
+        when its result is reached, and the calls not started then never
+        run (also when the iterator is closed or dropped after reading
+        began). ``buffersize`` (as in Python 3.14) reads the inputs lazily,
+        keeping at most that many calls submitted ahead of the results.
+        """
+        loaded = self._loaded_export(fn)
+        if buffersize is not None:
+            if not isinstance(buffersize, int):
+                raise TypeError("buffersize must be an integer or None")
+            if buffersize < 1:
+                raise ValueError("buffersize must be None or > 0")
+            return self._map_lazily(fn, zip(*iterables), timeout, buffersize)
+        return self._map(loaded, fn, iterables, timeout, ordered=True)
+
+    def _map(
+        self,
+        loaded: _wpool.Guest,
+        fn: Export,
+        iterables: tuple[Iterable[Any], ...],
+        timeout: float | None,
+        ordered: bool,
+    ) -> _wpool.MapResults:
+        """Starts a batched map (see `map`)."""
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            results = self._pool.map(loaded, fn._wit_name, zip(*iterables), timeout, ordered)
+            maps = self._maps
+            maps.append(results.waiter())
+            if len(maps) >= 64:
+                self._maps = [m for m in maps if not m.done]
+        return results
+
+    def _map_lazily(
+        self, fn: Export, inputs: Iterator[tuple[Any, ...]], timeout: float | None, buffersize: int
+    ) -> Iterator[Any]:
+        """`map` with ``buffersize``: one future per call, at most
+        ``buffersize`` of them ahead of the result being read."""
+        end = None if timeout is None else time.monotonic() + timeout
+        pending = collections.deque(
+            self.submit(fn, *args) for args in itertools.islice(inputs, buffersize)
+        )
+
+        def results() -> Iterator[Any]:
+            try:
+                while pending:
+                    future = pending.popleft()
+                    for args in itertools.islice(inputs, 1):
+                        pending.append(self.submit(fn, *args))
+                    yield future.result(None if end is None else end - time.monotonic())
+            finally:
+                for future in pending:
+                    future.cancel()
+
+        return results()
+
     async def amap(
         self, fn: Export, /, *iterables: Iterable[Any], ordered: bool = False
     ) -> AsyncIterator[Any]:
-        """Submits ``fn`` over the zipped iterables and yields the results as
-        they complete (in input order with ``ordered=True``).
+        """Runs ``fn`` over the zipped iterables, in batches as `map` does,
+        and yields the results as they complete (in input order with
+        ``ordered=True``).
 
-        The first failure raises from the iterator; leaving the loop early
-        cancels the tasks that have not started.
+        Every input is checked first (`TypeError`, nothing runs). The first
+        failure raises from the iterator; leaving the loop early cancels
+        the calls that have not started.
         """
-        futures = [asyncio.wrap_future(self.submit(fn, *args)) for args in zip(*iterables)]
+        results = self._map(self._loaded_export(fn), fn, iterables, None, ordered)
         try:
-            if ordered:
-                for f in futures:
-                    yield await f
-            else:
-                for f in asyncio.as_completed(futures):
-                    yield await f
+            while True:
+                group = await results.next_group()
+                if not group:
+                    return
+                for value in group:
+                    yield value
         finally:
-            for f in futures:
-                f.cancel()
+            results.close()
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Refuses new tasks, then (with ``wait``) waits for every submitted
@@ -266,12 +344,18 @@ class WasmPoolExecutor(Executor):
         with self._lock:
             self._shutdown = True
             live = [f for f in self._live if f._state in _UNFINISHED]
+            maps = self._maps
             self._live = []
+            self._maps = []
         if cancel_futures:
             for f in live:
                 f.cancel()
+            for m in maps:
+                m.cancel()
         if wait:
             _wait_all(live)
+            for m in maps:
+                m.wait()
             self._pool.shutdown()
 
     def abort(self) -> None:

@@ -1,6 +1,6 @@
 """Type stubs for the extension module `wpool._wpool` (the Rust half)."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import Future
 from typing import Any, final
 
@@ -31,6 +31,30 @@ class TaskHandle:
     @property
     def info(self) -> TaskInfo | None:
         """When and where it ran, once it succeeded."""
+
+@final
+class MapWaiter:
+    """Waits for a map's calls (kept by the executor for ``shutdown``)."""
+
+    def wait(self) -> None:
+        """Waits until every call finished or the map was cancelled."""
+    def cancel(self) -> None:
+        """Cancels the calls no worker has started."""
+    @property
+    def done(self) -> bool: ...
+
+@final
+class MapResults(Iterator[Any]):
+    """The results of ``Pool.map``, read in input (or completed) order."""
+
+    def __iter__(self) -> MapResults: ...
+    def __next__(self) -> Any: ...
+    def __len__(self) -> int: ...
+    def next_group(self) -> Awaitable[list[Any]]:
+        """The next results that are here (at least one; ``[]`` at the end)."""
+    def close(self) -> None:
+        """Stops reading; cancels the calls not started."""
+    def waiter(self) -> MapWaiter: ...
 
 @final
 class Guest:
@@ -75,6 +99,14 @@ class Pool:
     def call(
         self, guest: Guest, func: str, args: tuple[Any, ...], timeout: float | None = None
     ) -> Awaitable[Any]: ...
+    def map(
+        self,
+        guest: Guest,
+        func: str,
+        inputs: Iterable[tuple[Any, ...]],
+        timeout: float | None = None,
+        ordered: bool = True,
+    ) -> MapResults: ...
     def shutdown(self) -> None: ...
     def abort(self) -> None: ...
 
