@@ -146,6 +146,13 @@ async fn output_is_capped() {
     assert_eq!(out.stdout.len(), 4096);
     assert_eq!(out.stderr.len(), 4096);
     assert!(out.stdout.iter().all(|&b| b == b'y'));
+    // Each task of a reused instance gets only what it wrote itself.
+    let quiet = pool.submit(&g, "ok", 1u64).await.unwrap();
+    assert!(quiet.stdout.is_empty() && quiet.stderr.is_empty());
+    let small = pool.submit(&g, "flood-stdout", 10u64).await.unwrap();
+    assert_eq!((small.stdout.len(), small.stderr.len()), (10, 10));
+    let quiet = pool.submit(&g, "ok", 2u64).await.unwrap();
+    assert!(quiet.stdout.is_empty() && quiet.stderr.is_empty());
 }
 
 #[tokio::test]

@@ -123,6 +123,7 @@ impl Batch {
             let mut calls = calls.into_iter();
             let mut rest = None;
             let mut run_here = None;
+            let mut task = first.clone();
             while let Some(call) = calls.next() {
                 if tx.is_closed() {
                     return;
@@ -145,7 +146,10 @@ impl Batch {
                     }
                     rest = Some(reply);
                 }
-                let task = nth(&first, results.len());
+                // One TaskInfo for the batch, renumbered per call: cloning
+                // one per call would bump reference counts that every
+                // worker shares.
+                task.id = first.id + results.len() as u64;
                 results.push(call.and_then(|call| {
                     if on_start.as_ref().is_some_and(|start| !start()) {
                         return Err(

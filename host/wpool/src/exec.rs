@@ -1,6 +1,7 @@
 //! What a worker does with a task: the dynamic call (with its typed fast
 //! paths) and the typed call.
 
+use smallvec::SmallVec;
 use wasmtime::component::{ComponentExportIndex, ComponentNamedList, Lift, Lower, Val};
 
 use crate::convert::from_val;
@@ -18,14 +19,15 @@ pub(crate) fn dynamic(
     task: &TaskInfo,
     call: PreparedCall,
 ) -> Result<Output, TaskError> {
-    let guest = task.guest.clone();
-    let func = &guest.inner.functions[call.function];
+    let func = &task.guest.inner.functions[call.function];
     let (result, info) = match (call.args, &func.sig) {
         (PreparedArgs::Command(io), &Signature::Command(start)) => {
             let (status, info) = worker.execute(task, Some(io), |slot| run_command(slot, start));
             return command_output(worker, task, status, info);
         }
-        (args, sig) => worker.execute(task, None, |slot| invoke(slot, task, sig, func.fast, args)),
+        (args, sig) => worker.execute(task, None, |slot| {
+            invoke(slot, task, call.function, sig, func.fast, args)
+        }),
     };
     let worker_index = info.worker;
     let value = result?;
@@ -54,6 +56,7 @@ pub(crate) fn dynamic(
 fn invoke(
     slot: &mut Slot,
     task: &TaskInfo,
+    position: usize,
     sig: &Signature,
     fast: Option<BytesCall>,
     args: PreparedArgs,
@@ -71,7 +74,7 @@ fn invoke(
             )),
         },
         (
-            Instance::Component(instance),
+            Instance::Component(_),
             Signature::Component {
                 index,
                 params,
@@ -84,14 +87,14 @@ fn invoke(
                 .iter()
                 .zip(&values)
                 .map(|((name, ty), value)| to_val(value, ty, name))
-                .collect::<Result<Vec<_>, _>>()
+                .collect::<Result<SmallVec<[Val; 4]>, _>>()
                 .map_err(|e| wasmtime::format_err!("argument `{}`: {}", e.path, e.message))?;
             drop(values);
-            let f = instance.get_func(&mut *store, index).ok_or_else(|| {
+            let f = slot.component_func(position, index).ok_or_else(|| {
                 wasmtime::format_err!("export `{}` is missing from the instance", task.func)
             })?;
-            let mut out = vec![Val::Bool(false); results.len()];
-            f.call(&mut *store, &args, &mut out)?;
+            let mut out: SmallVec<[Val; 2]> = smallvec::smallvec![Val::Bool(false); results.len()];
+            f.call(&mut slot.store, &args, &mut out)?;
             Ok(match out.len() {
                 0 => Value::Null,
                 1 => from_val(out.pop().unwrap_or(Val::Bool(false))),
@@ -218,10 +221,23 @@ fn output(task: &TaskInfo, value: Value, info: RunInfo) -> Output {
     }
 }
 
-/// The export index for a typed call, checked before queueing.
-pub(crate) fn typed_index(task: &TaskInfo) -> Result<ComponentExportIndex, TaskError> {
+/// Where a typed call's function is: its position among the guest's
+/// functions and its index in the component.
+#[derive(Clone, Copy)]
+pub(crate) struct Export {
+    position: usize,
+    index: ComponentExportIndex,
+}
+
+/// The export for a typed call, checked before queueing.
+pub(crate) fn typed_index(task: &TaskInfo) -> Result<Export, TaskError> {
     let guest = &task.guest;
-    let Some(function) = guest.function(&task.func) else {
+    let Some(position) = guest
+        .inner
+        .functions
+        .iter()
+        .position(|f| *f.name() == *task.func)
+    else {
         let err = guest
             .prepare(&task.func, Vec::new())
             .err()
@@ -229,8 +245,11 @@ pub(crate) fn typed_index(task: &TaskInfo) -> Result<ComponentExportIndex, TaskE
             .unwrap_or_default();
         return Err(task.error(ErrorKind::InvalidCall, err));
     };
-    match &function.sig {
-        Signature::Component { index, .. } => Ok(*index),
+    match &guest.inner.functions[position].sig {
+        Signature::Component { index, .. } => Ok(Export {
+            position,
+            index: *index,
+        }),
         Signature::Module { .. } => Err(task.error(
             ErrorKind::InvalidCall,
             "is a core-module function: typed calls need a component (use `submit`)",
@@ -246,7 +265,7 @@ pub(crate) fn typed_index(task: &TaskInfo) -> Result<ComponentExportIndex, TaskE
 pub(crate) fn typed<P, R>(
     worker: &mut Worker,
     task: &TaskInfo,
-    index: ComponentExportIndex,
+    export: Export,
     params: P,
 ) -> Result<R, TaskError>
 where
@@ -256,10 +275,10 @@ where
 {
     let mut mismatch = None;
     let (result, _) = worker.execute(task, None, |slot| {
-        let Instance::Component(instance) = &slot.instance else {
+        let Some(func) = slot.component_func(export.position, &export.index) else {
             return Err(wasmtime::format_err!("not a component"));
         };
-        let f = match instance.get_typed_func::<P, (R,)>(&mut slot.store, &index) {
+        let f = match func.typed::<P, (R,)>(&slot.store) {
             Ok(f) => f,
             Err(e) => {
                 mismatch = Some(format!("{e:#}"));

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use smallvec::SmallVec;
 use wasmtime::component::{ComponentExportIndex, Type};
 
 use crate::batch::Pacer;
@@ -51,7 +52,8 @@ pub(crate) struct PreparedCall {
 /// Arguments checked against the signature on the caller's thread; what
 /// costs (component values, bytes into the guest) is built on the worker.
 pub(crate) enum PreparedArgs {
-    Component(Vec<Value>),
+    /// Inline for up to two: the caller's `Vec` is freed on its own thread.
+    Component(SmallVec<[Value; 2]>),
     Module(Vec<wasmtime::Val>),
     /// For a [`BytesCall`]: the bytes, and the parameter after them.
     Bytes(Vec<u8>, Option<Value>),
@@ -215,7 +217,7 @@ impl Function {
                     };
                     return Ok(PreparedArgs::Bytes(bytes, args.next()));
                 }
-                Ok(PreparedArgs::Component(args))
+                Ok(PreparedArgs::Component(args.into_iter().collect()))
             }
             Signature::Module { params, .. } => params
                 .iter()

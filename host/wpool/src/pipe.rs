@@ -3,6 +3,7 @@
 //! Past the cap, writes still succeed but the bytes are dropped (and counted):
 //! a guest that floods its output neither fails nor grows the host's memory.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -15,35 +16,48 @@ struct Buffer {
     dropped: u64,
 }
 
+#[derive(Debug, Default)]
+struct Shared {
+    /// Whether `buffer` holds anything: most tasks write nothing, and
+    /// reading this costs less than locking the buffer after every task.
+    written: AtomicBool,
+    buffer: Mutex<Buffer>,
+}
+
 /// A shared, capped in-memory output stream.
 #[derive(Debug, Clone)]
 pub(crate) struct CappedPipe {
     cap: usize,
-    buffer: Arc<Mutex<Buffer>>,
+    shared: Arc<Shared>,
 }
 
 impl CappedPipe {
     pub(crate) fn new(cap: usize) -> Self {
         CappedPipe {
             cap,
-            buffer: Arc::default(),
+            shared: Arc::default(),
         }
     }
 
     /// Takes what was written since the last call, and how many bytes were dropped.
     pub(crate) fn take(&self) -> (Vec<u8>, u64) {
-        let mut buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.shared.written.load(Ordering::Acquire) {
+            return (Vec::new(), 0);
+        }
+        let mut buffer = self.shared.buffer.lock().unwrap_or_else(|e| e.into_inner());
+        self.shared.written.store(false, Ordering::Relaxed);
         let kept = std::mem::take(&mut buffer.kept);
         let dropped = std::mem::take(&mut buffer.dropped);
         (kept, dropped)
     }
 
     fn push(&self, bytes: &[u8]) {
-        let mut buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut buffer = self.shared.buffer.lock().unwrap_or_else(|e| e.into_inner());
         let room = self.cap.saturating_sub(buffer.kept.len());
         let n = room.min(bytes.len());
         buffer.kept.extend_from_slice(&bytes[..n]);
         buffer.dropped += (bytes.len() - n) as u64;
+        self.shared.written.store(true, Ordering::Release);
     }
 }
 

@@ -220,10 +220,10 @@ impl Pool {
             .and_then(|()| exec::typed_index(&task));
         let pool = self.clone();
         async move {
-            let index = checked?;
+            let export = checked?;
             let output = pool
                 .run(task, move |worker, task| {
-                    exec::typed::<P, R>(worker, task, index, params)
+                    exec::typed::<P, R>(worker, task, export, params)
                 })
                 .await?;
             Ok(output)

@@ -2,11 +2,11 @@
 //! bounded queue, runs them against a per-guest instance (reused, or fresh
 //! per task), and classifies every failure into a [`TaskError`].
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use wasmtime::component::ComponentExportIndex;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use crate::engine::Ticker;
@@ -41,6 +41,32 @@ pub(crate) struct Slot {
     /// The guest it runs: once every handle to it is gone (say, replaced
     /// by a newer version in a `GuestDir`), the slot is swept.
     guest: Weak<GuestInner>,
+    /// A component instance's exports looked up so far, by function
+    /// position in the guest (a lookup costs more than a tiny call).
+    funcs: Vec<Option<wasmtime::component::Func>>,
+}
+
+impl Slot {
+    /// The component export at `position` among the guest's functions
+    /// (`index` in the component), looked up once per instance.
+    pub(crate) fn component_func(
+        &mut self,
+        position: usize,
+        index: &ComponentExportIndex,
+    ) -> Option<wasmtime::component::Func> {
+        if let Some(Some(func)) = self.funcs.get(position) {
+            return Some(*func);
+        }
+        let Instance::Component(instance) = &self.instance else {
+            return None;
+        };
+        let func = instance.get_func(&mut self.store, index)?;
+        if self.funcs.len() <= position {
+            self.funcs.resize(position + 1, None);
+        }
+        self.funcs[position] = Some(func);
+        Some(func)
+    }
 }
 
 /// A task's identity, for messages.
@@ -83,9 +109,15 @@ pub(crate) struct Worker {
     limits: Arc<Limits>,
     mode: InstanceMode,
     abort: Arc<AtomicBool>,
-    slots: HashMap<u64, Slot>,
+    /// Reused instances by guest id: a few per worker, so a list scanned
+    /// from the most recently used end beats hashing.
+    slots: Vec<(u64, Slot)>,
     /// How many of the pool's workers wait for a job.
     idle: Arc<AtomicUsize>,
+    /// When the last task of the current job ended: the next task of the
+    /// same job (a batch) starts then, without reading the clock again.
+    /// Cleared between jobs.
+    last_end: Option<Instant>,
     _ticker: Arc<Ticker>,
 }
 
@@ -105,8 +137,9 @@ impl Worker {
             limits,
             mode,
             abort,
-            slots: HashMap::new(),
+            slots: Vec::new(),
             idle,
+            last_end: None,
             _ticker: ticker,
         }
     }
@@ -119,6 +152,7 @@ impl Worker {
             self.idle.fetch_sub(1, Ordering::Relaxed);
             let Ok(job) = next else { break };
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut self)));
+            self.last_end = None;
             if outcome.is_err() {
                 // A host-side bug: the job's reply channel is gone (its caller
                 // sees the task fail); start over with clean instances.
@@ -156,7 +190,7 @@ impl Worker {
         command: Option<CommandIo>,
         call: impl FnOnce(&mut Slot) -> wasmtime::Result<R>,
     ) -> (Result<R, TaskError>, RunInfo) {
-        let started = Instant::now();
+        let started = self.last_end.take().unwrap_or_else(Instant::now);
         let mut info = RunInfo {
             worker: self.index,
             started: Some(started),
@@ -173,7 +207,11 @@ impl Worker {
         let reusable = command.is_none() && self.mode == InstanceMode::Reuse;
         let existing = match command {
             Some(_) => None,
-            None => self.slots.remove(&guest.inner.id),
+            None => self
+                .slots
+                .iter()
+                .rposition(|(id, _)| *id == guest.inner.id)
+                .map(|at| self.slots.swap_remove(at).1),
         };
         let mut slot = match existing {
             Some(slot) => slot,
@@ -181,7 +219,7 @@ impl Worker {
                 Ok(slot) => {
                     // A new instance: a good moment to drop the ones of
                     // guests nobody holds any more (and their pool slots).
-                    self.slots.retain(|_, s| s.guest.strong_count() > 0);
+                    self.slots.retain(|(_, s)| s.guest.strong_count() > 0);
                     slot
                 }
                 Err(e) => {
@@ -206,7 +244,9 @@ impl Worker {
         }
 
         let result = call(&mut slot);
-        info.elapsed = started.elapsed();
+        let end = Instant::now();
+        info.elapsed = end - started;
+        self.last_end = Some(end);
         let (stdout, dropped) = slot.store.data().stdout.take();
         let (stderr, _) = slot.store.data().stderr.take();
         info.stdout = stdout;
@@ -216,7 +256,7 @@ impl Worker {
         match result {
             Ok(value) => {
                 if reusable {
-                    self.slots.insert(guest.inner.id, slot);
+                    self.slots.push((guest.inner.id, slot));
                 }
                 (Ok(value), info)
             }
@@ -279,6 +319,7 @@ impl Worker {
                 store,
                 instance,
                 guest: Arc::downgrade(&guest.inner),
+                funcs: Vec::new(),
             }),
             Err(e) => {
                 let stderr = store.data().stderr.take().0;
