@@ -14,7 +14,7 @@ use crate::atomic::save_value;
 use crate::job::{ReduceSpec, ReportSpec};
 use crate::plan::PlannedTask;
 use crate::record::{Outcome, Record};
-use crate::sink::Delivery;
+use crate::sink::{Deliveries, Delivery};
 use crate::task;
 
 /// Results waiting to be folded in; bounded, so a slow combining function
@@ -54,7 +54,7 @@ impl Folds {
     pub(crate) fn start(
         &mut self,
         task: &PlannedTask,
-        records: &mpsc::Sender<Delivery>,
+        records: &mpsc::Sender<Deliveries>,
     ) -> Option<mpsc::Sender<Value>> {
         let spec = task.spec.reduce.clone()?;
         let labels = Labels {
@@ -91,7 +91,7 @@ fn start(
     guest: LoadedGuest,
     spec: ReduceSpec,
     labels: Labels,
-    records: mpsc::Sender<Delivery>,
+    records: mpsc::Sender<Deliveries>,
 ) -> (
     mpsc::Sender<Value>,
     impl Future<Output = ()> + Send + 'static,
@@ -146,10 +146,13 @@ fn start(
             remote: None,
         };
         let _ = records
-            .send(Delivery {
-                record,
-                permit: None,
-            })
+            .send(
+                Delivery {
+                    record,
+                    permit: None,
+                }
+                .into(),
+            )
             .await;
     };
     (tx, fold)

@@ -7,7 +7,7 @@
 //! lone record still reaches the reader at once; a record is never split
 //! across flushes.
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::thread;
@@ -32,11 +32,33 @@ pub(crate) struct SinkOptions {
 /// once written (see `TaskCtx::hold_permit`).
 pub(crate) struct Delivery {
     pub(crate) record: Record,
-    #[expect(
-        dead_code,
-        reason = "never read: held until the record is written, released on drop"
-    )]
+    /// Never read: held until the record is written, released on drop.
     pub(crate) permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// What travels to the sink in one message: one record, or a batch's
+/// (one trip through the channel for many tiny tasks' records).
+pub(crate) enum Deliveries {
+    One(Delivery),
+    Many(Vec<Delivery>),
+}
+
+impl From<Delivery> for Deliveries {
+    fn from(delivery: Delivery) -> Self {
+        Deliveries::One(delivery)
+    }
+}
+
+impl IntoIterator for Deliveries {
+    type Item = Delivery;
+    type IntoIter = std::iter::Chain<std::option::IntoIter<Delivery>, std::vec::IntoIter<Delivery>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        match self {
+            Deliveries::One(one) => Some(one).into_iter().chain(Vec::new()),
+            Deliveries::Many(many) => None.into_iter().chain(many),
+        }
+    }
 }
 
 /// Counts for the closing summary.
@@ -163,11 +185,51 @@ impl<W: Write> Writer<W> {
     }
 }
 
+/// Records that came before their turn (input order), by index from the
+/// next one to write. Their number is bounded by the inputs in flight (an
+/// input's permit is released once its record is written), so a ring of
+/// slots beats a sorted map: no rebalancing, no moving records around.
+#[derive(Default)]
+struct Reorder {
+    /// The index of `slots[0]`.
+    next: usize,
+    slots: VecDeque<Option<Delivery>>,
+}
+
+impl Reorder {
+    fn insert(&mut self, delivery: Delivery) {
+        let Some(gap) = delivery.record.index.checked_sub(self.next) else {
+            return; // already written: cannot happen, one record per index
+        };
+        if gap >= self.slots.len() {
+            self.slots.resize_with(gap + 1, || None);
+        }
+        self.slots[gap] = Some(delivery);
+    }
+
+    /// The record whose turn it is, if it came.
+    fn pop_next(&mut self) -> Option<Delivery> {
+        match self.slots.front() {
+            Some(Some(_)) => {
+                self.next += 1;
+                self.slots.pop_front().flatten()
+            }
+            _ => None,
+        }
+    }
+
+    /// What is left, in input order, past the gaps of inputs that never
+    /// produced a record.
+    fn into_rest(self) -> impl Iterator<Item = Delivery> {
+        self.slots.into_iter().flatten()
+    }
+}
+
 /// Opens the output and starts writing every record received, on a thread
 /// of its own, until the channel closes; the summary comes back on the
 /// returned channel (closed without one if the thread panicked).
 pub(crate) fn spawn(
-    records: mpsc::Receiver<Delivery>,
+    records: mpsc::Receiver<Deliveries>,
     options: SinkOptions,
 ) -> io::Result<oneshot::Receiver<io::Result<Summary>>> {
     let out = match &options.path {
@@ -179,7 +241,7 @@ pub(crate) fn spawn(
 
 /// [`spawn`] for any output; `finish` closes it after the last record.
 fn start<W: Write + Send + 'static>(
-    records: mpsc::Receiver<Delivery>,
+    records: mpsc::Receiver<Deliveries>,
     options: SinkOptions,
     out: W,
     finish: fn(W) -> io::Result<()>,
@@ -197,7 +259,7 @@ fn start<W: Write + Send + 'static>(
 
 /// Writes every record received until the channel closes, a batch at a time.
 fn write_all<W: Write>(
-    mut records: mpsc::Receiver<Delivery>,
+    mut records: mpsc::Receiver<Deliveries>,
     options: &SinkOptions,
     out: W,
 ) -> io::Result<(Summary, W)> {
@@ -224,15 +286,14 @@ fn write_all<W: Write>(
         total: options.total,
         ..Summary::default()
     };
-    let mut pending: BTreeMap<usize, Delivery> = BTreeMap::new();
-    let mut next = 0usize;
+    let mut pending = Reorder::default();
     let mut batch = Vec::with_capacity(MAX_BATCH);
 
-    while let Some(delivery) = records.blocking_recv() {
-        batch.push(delivery);
+    while let Some(deliveries) = records.blocking_recv() {
+        batch.extend(deliveries);
         while batch.len() < MAX_BATCH {
             match records.try_recv() {
-                Ok(delivery) => batch.push(delivery),
+                Ok(deliveries) => batch.extend(deliveries),
                 Err(_) => break,
             }
         }
@@ -254,11 +315,10 @@ fn write_all<W: Write>(
                         summary.written += 1;
                     }
                     Order::Input => {
-                        pending.insert(delivery.record.index, delivery);
-                        while let Some(delivery) = pending.remove(&next) {
+                        pending.insert(delivery);
+                        while let Some(delivery) = pending.pop_next() {
                             writer.write(&delivery.record)?;
                             summary.written += 1;
-                            next += 1;
                         }
                     }
                 }
@@ -268,7 +328,7 @@ fn write_all<W: Write>(
     }
     // Inputs that never produced a record (an interrupted run) leave gaps:
     // write what is left, still in order.
-    for delivery in pending.into_values() {
+    for delivery in pending.into_rest() {
         writer.write(&delivery.record)?;
         summary.written += 1;
     }
@@ -371,7 +431,7 @@ mod tests {
     fn waiting_records_are_flushed_as_one_batch() {
         let (tx, rx) = mpsc::channel(1024);
         for index in (0..300).rev() {
-            tx.try_send(delivery(index)).ok().unwrap();
+            tx.try_send(delivery(index).into()).ok().unwrap();
         }
         drop(tx);
         let (out, flushed) = probe();
@@ -380,6 +440,38 @@ mod tests {
         let flushes: Vec<String> = flushed.try_iter().collect();
         assert_eq!(flushes.len(), 2, "one for the batch, one at the close");
         assert_lines(&flushes[0], 0..300);
+    }
+
+    /// Batches of records (one message each) that come in any order, with
+    /// gaps, are written in input order; a batch's permit is released once
+    /// its last record is written.
+    #[test]
+    fn batches_come_out_in_input_order() {
+        let permits = Arc::new(tokio::sync::Semaphore::new(30));
+        let batch = |range: std::ops::Range<usize>| {
+            let mut deliveries: Vec<Delivery> = range.map(delivery).collect();
+            let permit = permits.clone().try_acquire_many_owned(10).unwrap();
+            deliveries.last_mut().unwrap().permit = Some(permit);
+            Deliveries::Many(deliveries)
+        };
+        let (tx, rx) = mpsc::channel(1024);
+        tx.try_send(batch(20..30)).ok().unwrap();
+        tx.try_send(batch(10..20)).ok().unwrap();
+        tx.try_send(delivery(30).into()).ok().unwrap();
+        assert_eq!(permits.available_permits(), 10);
+        let held = permits.clone();
+        let (out, flushed) = probe();
+        let sink = std::thread::spawn(move || write_all(rx, &options(Order::Input), out));
+        // Nothing is written while record 0 is missing: every permit held.
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(held.available_permits(), 10);
+        tx.try_send(batch(0..10)).ok().unwrap();
+        drop(tx);
+        let (summary, _) = sink.join().unwrap().unwrap();
+        assert_eq!(summary.written, 31);
+        assert_eq!(held.available_permits(), 30);
+        let flushes: Vec<String> = flushed.try_iter().collect();
+        assert_lines(flushes.last().unwrap(), 0..31);
     }
 
     /// A record alone is flushed before the next one exists, from the sink's
@@ -395,7 +487,7 @@ mod tests {
             assert_lines(&flushed, 0..n);
         };
         for index in 0..3 {
-            tx.send(delivery(index)).await.unwrap();
+            tx.send(delivery(index).into()).await.unwrap();
             tokio::task::block_in_place(|| wait(index + 1));
         }
         drop(tx);

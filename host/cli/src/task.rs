@@ -15,7 +15,7 @@ use crate::atomic::save_value;
 use crate::dispatch::{Data, Input, Runner};
 use crate::job::SaveSpec;
 use crate::record::{Outcome, Record};
-use crate::sink::Delivery;
+use crate::sink::{Deliveries, Delivery};
 use wpool_cli::script::{self, Script};
 
 /// What every input of one `[[task]]` shares.
@@ -35,7 +35,7 @@ pub(crate) struct TaskCtx {
     pub(crate) extra: Vec<Value>,
     /// Record index of the task's first input.
     pub(crate) first: usize,
-    pub(crate) records: mpsc::Sender<Delivery>,
+    pub(crate) records: mpsc::Sender<Deliveries>,
     /// Keep an input's permit until its record is written (input order):
     /// finished records waiting for an earlier one then count against the
     /// in-flight bound, so memory stays bounded whatever the order of
@@ -219,8 +219,24 @@ impl TaskCtx {
                 Ok(results) => results.await,
                 Err(e) => rest.iter().map(|_| Err(e.clone())).collect(),
             };
+            // One message for the batch's records, and one permit (the
+            // batch's, merged) released once the last of them is written.
+            let mut deliveries = Vec::with_capacity(rest.len());
+            let mut held: Option<OwnedSemaphorePermit> = None;
             for ((index, input, permit), result) in rest.into_iter().zip(results) {
-                self.finish(index, input, result, started, permit).await;
+                if self.hold_permit {
+                    match &mut held {
+                        Some(held) => held.merge(permit),
+                        None => held = Some(permit),
+                    }
+                }
+                deliveries.extend(self.deliver(index, input, result, started).await);
+            }
+            if let Some(last) = deliveries.last_mut() {
+                last.permit = held;
+            }
+            if !deliveries.is_empty() {
+                let _ = self.records.send(Deliveries::Many(deliveries)).await;
             }
         }
     }
@@ -234,10 +250,25 @@ impl TaskCtx {
         started: Instant,
         permit: OwnedSemaphorePermit,
     ) {
+        if let Some(mut delivery) = self.deliver(index, input, result, started).await {
+            delivery.permit = self.hold_permit.then_some(permit);
+            let _ = self.records.send(delivery.into()).await;
+        }
+    }
+
+    /// An input's record, without a permit; none for an input the run was
+    /// interrupted before it started.
+    async fn deliver(
+        &self,
+        index: usize,
+        input: String,
+        result: Result<Output, TaskError>,
+        started: Instant,
+    ) -> Option<Delivery> {
         if let Err(e) = &result
             && self.never_started(e)
         {
-            return; // not run: no record
+            return None; // not run: no record
         }
         let record = match result {
             Ok(out) => {
@@ -253,8 +284,10 @@ impl TaskCtx {
                 self.record(index, input, failure(&e), ms, e.worker())
             }
         };
-        let permit = self.hold_permit.then_some(permit);
-        let _ = self.records.send(Delivery { record, permit }).await;
+        Some(Delivery {
+            record,
+            permit: None,
+        })
     }
 
     /// Whether a task failed because the run was interrupted before a
@@ -312,7 +345,7 @@ impl TaskCtx {
             record,
             permit: None,
         };
-        let _ = self.records.send(delivery).await;
+        let _ = self.records.send(delivery.into()).await;
     }
 }
 

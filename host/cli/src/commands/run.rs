@@ -23,7 +23,7 @@ use crate::job::{Format, Job, Order};
 use crate::plan::{self, Inputs, Overrides, PlanError};
 use crate::reduce;
 use crate::remote::{self, RemoteOptions};
-use crate::sink::{self, Delivery, SinkOptions, Summary};
+use crate::sink::{self, Deliveries, SinkOptions, Summary};
 use crate::task::TaskCtx;
 
 /// Run a job file.
@@ -206,7 +206,7 @@ async fn execute(
 ) -> Result<(Summary, Option<&'static str>)> {
     let mut signals = Some(interrupt::listen().context("cannot listen for signals")?);
     let input_order = sink_options.order == Order::Input;
-    let (records, received) = mpsc::channel::<Delivery>(1024);
+    let (records, received) = mpsc::channel::<Deliveries>(1024);
     let mut sink = sink::spawn(received, sink_options).context("cannot write results")?;
     let mut fetch_consumers: Vec<Vec<mpsc::Sender<Fetched>>> = vec![Vec::new(); job.fetches.len()];
     // Every task this run starts is owned here: a panic in any fails the run.

@@ -21,7 +21,7 @@ use crate::interrupt;
 use crate::job::{Job, Order};
 use crate::plan::{Inputs, Plan};
 use crate::reduce;
-use crate::sink::{self, Delivery, SinkOptions, Summary};
+use crate::sink::{self, Deliveries, SinkOptions, Summary};
 use runner::{PendingMap, RemoteTask, lock};
 
 pub(crate) use prepare::check;
@@ -83,7 +83,7 @@ pub(crate) async fn execute(
     submission.batch_up_to(batch_size(plan.total));
     let submission = Arc::new(submission);
     tracing::info!(job = submission.id(), "submitted");
-    let (records, received) = mpsc::channel::<Delivery>(1024);
+    let (records, received) = mpsc::channel::<Deliveries>(1024);
     let mut sink = sink::spawn(received, sink_options).context("cannot write results")?;
     let pending: PendingMap = Arc::default();
     let mut fetch_consumers: Vec<Vec<mpsc::Sender<Fetched>>> = vec![Vec::new(); job.fetches.len()];

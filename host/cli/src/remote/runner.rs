@@ -16,7 +16,7 @@ use crate::atomic::save_value;
 use crate::dispatch::{Data, Input, Runner};
 use crate::job::SaveSpec;
 use crate::record::{Outcome, Record, Remote};
-use crate::sink::Delivery;
+use crate::sink::{Deliveries, Delivery};
 use crate::task::millis;
 
 /// A task published and not yet answered.
@@ -41,7 +41,7 @@ pub(crate) struct RemoteTask {
     pub(crate) timeout: Option<Duration>,
     pub(crate) extra: Vec<Value>,
     pub(crate) first: usize,
-    pub(crate) records: mpsc::Sender<Delivery>,
+    pub(crate) records: mpsc::Sender<Deliveries>,
     pub(crate) hold_permit: bool,
     pub(crate) reduce: Option<mpsc::Sender<Value>>,
     pub(crate) save: Option<SaveSpec>,
@@ -155,7 +155,7 @@ impl RemoteTask {
         record.worker = result.worker;
         record.remote = Some(remote);
         let permit = self.hold_permit.then_some(pending.permit);
-        let _ = self.records.send(Delivery { record, permit }).await;
+        let _ = self.records.send(Delivery { record, permit }.into()).await;
     }
 
     /// Writes the record of a task that never came back.
@@ -173,7 +173,7 @@ impl RemoteTask {
             record,
             permit: None,
         };
-        let _ = self.records.send(delivery).await;
+        let _ = self.records.send(delivery.into()).await;
     }
 
     fn record(&self, index: usize, input: String, outcome: Outcome, ms: f64) -> Record {
@@ -207,7 +207,7 @@ impl RemoteTask {
             record,
             permit: None,
         };
-        let _ = self.records.send(delivery).await;
+        let _ = self.records.send(delivery.into()).await;
     }
 }
 
