@@ -109,8 +109,8 @@ def test_shutdown_cancel_futures_cancels_a_map(calc):
 
 
 def test_timeout_counts_from_the_map_call(calc):
-    with wpool.WasmPoolExecutor(1, timeout=2.0) as ex:
-        results = ex.map(calc.heavy_calc, [1, FOREVER, 1], timeout=0.2)
+    with wpool.WasmPoolExecutor(1, timeout=3.0) as ex:
+        results = ex.map(calc.heavy_calc, [1, FOREVER, 1], timeout=1.0)
         assert next(results) == 0
         with pytest.raises(TimeoutError):
             next(results)
