@@ -181,28 +181,39 @@ impl Function {
         matches!(&self.sig, Signature::Component { results, .. } if matches!(results.as_slice(), [Type::Result(_)]))
     }
 
-    pub(crate) fn prepare(&self, args: Vec<Value>) -> Result<PreparedArgs, CallError> {
-        let expected = match &self.sig {
-            Signature::Component { params, .. } => params.len(),
-            Signature::Module { params, .. } => params.len(),
-            Signature::Command(_) => return prepare_command(args).map(PreparedArgs::Command),
+    /// Checks a component function's arguments by reference (nothing is
+    /// copied); `None` for other kinds of function, whose check is their
+    /// preparation.
+    pub(crate) fn check_component(&self, args: &[Value]) -> Option<Result<(), CallError>> {
+        let Signature::Component { params, .. } = &self.sig else {
+            return None;
         };
-        if args.len() != expected {
-            return Err(CallError::new(format!(
-                "`{}` takes {expected} argument{} ({}), got {}",
-                self.name,
-                if expected == 1 { "" } else { "s" },
-                self.signature(),
-                args.len()
-            )));
+        Some(self.check_count(args.len(), params.len()).and_then(|()| {
+            params.iter().zip(args).try_for_each(|((name, ty), value)| {
+                convert::check(value, ty, name)
+                    .map_err(|e| CallError::new(format!("argument `{}`: {}", e.path, e.message)))
+            })
+        }))
+    }
+
+    fn check_count(&self, given: usize, expected: usize) -> Result<(), CallError> {
+        if given == expected {
+            return Ok(());
+        }
+        Err(CallError::new(format!(
+            "`{}` takes {expected} argument{} ({}), got {given}",
+            self.name,
+            if expected == 1 { "" } else { "s" },
+            self.signature(),
+        )))
+    }
+
+    pub(crate) fn prepare(&self, args: Vec<Value>) -> Result<PreparedArgs, CallError> {
+        if let Some(checked) = self.check_component(&args) {
+            checked?;
         }
         match &self.sig {
-            Signature::Component { params, .. } => {
-                for ((name, ty), value) in params.iter().zip(&args) {
-                    convert::check(value, ty, name).map_err(|e| {
-                        CallError::new(format!("argument `{}`: {}", e.path, e.message))
-                    })?;
-                }
+            Signature::Component { .. } => {
                 if self.fast.is_some() {
                     let mut args = args.into_iter();
                     let bytes = match args.next() {
@@ -219,21 +230,24 @@ impl Function {
                 }
                 Ok(PreparedArgs::Component(args.into_iter().collect()))
             }
-            Signature::Module { params, .. } => params
-                .iter()
-                .zip(&args)
-                .enumerate()
-                .map(|(i, (ty, value))| {
-                    module_val(value, ty).ok_or_else(|| {
-                        CallError::new(format!(
-                            "argument `p{i}`: expected {ty}, found {}",
-                            value.kind_name()
-                        ))
+            Signature::Module { params, .. } => {
+                self.check_count(args.len(), params.len())?;
+                params
+                    .iter()
+                    .zip(&args)
+                    .enumerate()
+                    .map(|(i, (ty, value))| {
+                        module_val(value, ty).ok_or_else(|| {
+                            CallError::new(format!(
+                                "argument `p{i}`: expected {ty}, found {}",
+                                value.kind_name()
+                            ))
+                        })
                     })
-                })
-                .collect::<Result<_, _>>()
-                .map(PreparedArgs::Module),
-            Signature::Command(_) => unreachable!("commands are prepared above"),
+                    .collect::<Result<_, _>>()
+                    .map(PreparedArgs::Module)
+            }
+            Signature::Command(_) => prepare_command(args).map(PreparedArgs::Command),
         }
     }
 }

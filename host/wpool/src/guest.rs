@@ -246,7 +246,12 @@ impl LoadedGuest {
     /// Checks that `func(args)` is a valid call without running anything:
     /// the function exists and every argument converts to its parameter type.
     pub fn check(&self, func: &str, args: &[Value]) -> Result<(), CallError> {
-        self.prepare(func, args.to_vec()).map(drop)
+        // A component's arguments are checked in place; a core module's or
+        // a command's check is their (cheap) preparation.
+        match self.function(func).and_then(|f| f.check_component(args)) {
+            Some(checked) => checked,
+            None => self.prepare(func, args.to_vec()).map(drop),
+        }
     }
 
     pub(crate) fn prepare(&self, func: &str, args: Vec<Value>) -> Result<PreparedCall, CallError> {
