@@ -1,9 +1,11 @@
 //! Tasks go out in batches: as many waiting tasks of the same guest,
-//! limits and function as the job allows travel in one message, and no
-//! message waits for the server's acknowledgement of the one before.
+//! limits and function as the job allows travel in one message (a batch
+//! that is not full waits up to [`BATCH_LINGER`] for more), and no message
+//! waits for the server's acknowledgement of the one before.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use async_nats::jetstream;
 use async_nats::jetstream::message::PublishMessage;
@@ -16,6 +18,32 @@ use crate::wire::{Entry, GuestRef, Limits, TaskMsg};
 pub const BATCH_INPUT: usize = 4 * 1024;
 /// A batch message stops growing at this many bytes of tasks.
 const BATCH_BYTES: usize = 256 * 1024;
+
+/// How long a batch that is not full waits for more tasks, from its first
+/// (unless [`Submission::batch_linger`](crate::Submission::batch_linger)
+/// says otherwise).
+pub(crate) const BATCH_LINGER: Duration = Duration::from_millis(10);
+
+/// A deadline that will not come.
+const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// How the job's tasks are batched; the submitter may change it any time.
+#[derive(Debug)]
+pub(crate) struct Batching {
+    /// The most tasks in one message.
+    pub(crate) tasks: AtomicUsize,
+    /// How long a batch that is not full waits for more, in microseconds.
+    pub(crate) linger_us: AtomicU64,
+}
+
+impl Default for Batching {
+    fn default() -> Self {
+        Batching {
+            tasks: AtomicUsize::new(1),
+            linger_us: AtomicU64::new(BATCH_LINGER.as_micros() as u64),
+        }
+    }
+}
 
 /// What batches of tasks share.
 pub(crate) type BatchKey = (GuestRef, Limits, String);
@@ -35,7 +63,7 @@ pub(crate) async fn batcher(
     js: jetstream::Context,
     subject: String,
     mut queued: mpsc::UnboundedReceiver<Queued>,
-    batch: Arc<AtomicUsize>,
+    batching: Arc<Batching>,
 ) {
     let mut next: Option<Queued> = None;
     loop {
@@ -46,28 +74,43 @@ pub(crate) async fn batcher(
                 None => return,
             },
         };
-        let max = batch.load(Ordering::Relaxed);
+        let max = batching.tasks.load(Ordering::Relaxed);
+        let now = tokio::time::Instant::now();
+        let linger = Duration::from_micros(batching.linger_us.load(Ordering::Relaxed));
+        let linger = now.checked_add(linger).unwrap_or(now + YEAR);
         let mut bytes = first.size;
         let mut tasks = vec![first];
         let mut yielded = 0;
         while tasks.len() < max && tasks[0].size <= BATCH_INPUT && bytes < BATCH_BYTES {
-            match queued.try_recv() {
-                Ok(more) if more.key == tasks[0].key && more.size <= BATCH_INPUT => {
-                    bytes += more.size;
-                    tasks.push(more);
-                }
-                Ok(other) => {
-                    next = Some(other);
-                    break;
-                }
+            let more = match queued.try_recv() {
+                Ok(more) => more,
                 // Give the tasks being prepared a chance to join.
                 Err(mpsc::error::TryRecvError::Empty) if yielded < 2 => {
                     yielded += 1;
                     tokio::task::yield_now().await;
+                    continue;
                 }
-                Err(_) => break,
+                // Then wait a little for the batch to fill: tasks that
+                // trickle in (as earlier results free room for them) would
+                // otherwise go out a few per message, and every message
+                // costs the server and a worker far more than a task.
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    match tokio::time::timeout_at(linger, queued.recv()).await {
+                        Ok(Some(more)) => more,
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+            };
+            if more.key == tasks[0].key && more.size <= BATCH_INPUT {
+                bytes += more.size;
+                tasks.push(more);
+            } else {
+                next = Some(more);
+                break;
             }
         }
+        tracing::debug!(tasks = tasks.len(), waited = ?now.elapsed(), "batch sent");
         send(&js, &subject, tasks).await;
     }
 }

@@ -7,18 +7,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::AckKind;
-use async_nats::jetstream::context::PublishAckFuture;
-use async_nats::jetstream::message::{Message, PublishMessage};
+use async_nats::jetstream::message::Message;
 use async_nats::jetstream::object_store::ObjectStore;
-use futures::StreamExt;
+use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::{Mutex, OnceCell};
-use wpool::{Grants, Guest, LoadedGuest, Pool, TaskOptions};
+use wpool::{Grants, Guest, LoadedGuest, Pool, TaskOptions, Value};
 
 use crate::cluster::Cluster;
 use crate::error::ClusterError;
 use crate::names;
 use crate::objects;
+use crate::outbox::{Outbox, RESULT_LINGER};
 use crate::wire::{self, Entry, GuestRef, Limits, ResultMsg, TaskMsg, WireOutcome};
 
 /// What every task on one worker process shares.
@@ -110,7 +111,11 @@ impl Executor {
 
     /// Runs every task of the message at once on the local pool, telling
     /// JetStream every third of the ack wait that the message is still in
-    /// progress, and hands each result to `out` as it finishes.
+    /// progress, and hands each result to `out` as it finishes. Tasks whose
+    /// arguments travel in the message go to the pool in batches sized like
+    /// [`Pool::map`]'s (one hand-off to a worker for many tiny calls, each
+    /// still its own task with its own limits); a task with an input in the
+    /// object store goes alone, once its input is fetched.
     async fn run_all(
         &self,
         task: &TaskMsg,
@@ -121,15 +126,37 @@ impl Executor {
         let first = task.tasks.first().map_or(0, |entry| entry.index);
         let tasks = task.tasks.len();
         tracing::info!(job = %task.job, index = first, tasks, deliveries, "task started");
-        let mut running: FuturesUnordered<_> = (task.tasks.iter())
-            .map(|entry| async move {
-                tracing::debug!(job = %task.job, index = entry.index, deliveries, "task started");
-                let started = Instant::now();
-                let (worker, outcome, ran) = self.run(task, entry).await;
-                let ms = ran.unwrap_or_else(|| started.elapsed()).as_secs_f64() * 1000.0;
-                self.result(entry.index, worker, deliveries, ms, outcome)
+        let (pool, guest) = match self.guest(task).await {
+            Ok(found) => found,
+            Err(e) => {
+                let message = wpool::error_chain(&e);
+                for entry in &task.tasks {
+                    let outcome = failure("guest_unavailable", message.clone());
+                    out.push(self.result(entry.index, None, deliveries, 0.0, outcome))
+                        .await?;
+                }
+                return Ok(());
+            }
+        };
+        let (alone, inline): (Vec<&Entry>, Vec<&Entry>) =
+            task.tasks.iter().partition(|entry| has_blobs(entry));
+        let mut running: FuturesUnordered<BoxFuture<'_, Vec<ResultMsg>>> = alone
+            .into_iter()
+            .map(|entry| {
+                let (pool, guest) = (&pool, &guest);
+                async move { vec![self.run_alone(pool, guest, task, entry, deliveries).await] }
+                    .boxed()
             })
             .collect();
+        let size = pool.batch_size(&guest, &task.call).max(1);
+        for same_limit in inline.chunk_by(|a, b| a.timeout_ms == b.timeout_ms) {
+            for batch in same_limit.chunks(size) {
+                running.push(
+                    self.run_batch(&pool, &guest, task, batch, deliveries)
+                        .boxed(),
+                );
+            }
+        }
         let mut tick = tokio::time::interval((self.ack_wait / 3).max(Duration::from_millis(100)));
         tick.tick().await;
         let linger = tokio::time::sleep(RESULT_LINGER);
@@ -139,8 +166,10 @@ impl Executor {
             tokio::select! {
                 done = running.next() => match done {
                     None => return Ok(()),
-                    Some(result) => {
-                        out.push(result).await?;
+                    Some(results) => {
+                        for result in results {
+                            out.push(result).await?;
+                        }
                         if !lingering {
                             linger.as_mut().reset(tokio::time::Instant::now() + RESULT_LINGER);
                             lingering = true;
@@ -178,73 +207,127 @@ impl Executor {
         }
     }
 
-    /// Runs the task: the worker thread, the outcome, and how long it ran
-    /// there (`None` if it never reached the pool).
-    async fn run(
+    /// Runs tasks whose arguments all travelled in the message as one
+    /// batch ([`Pool::enqueue_batch`]); a task whose arguments do not
+    /// decode fails alone.
+    async fn run_batch(
         &self,
+        pool: &Pool,
+        guest: &LoadedGuest,
+        task: &TaskMsg,
+        entries: &[&Entry],
+        deliveries: u64,
+    ) -> Vec<ResultMsg> {
+        let no_blobs = BTreeMap::new();
+        let mut results = Vec::with_capacity(entries.len());
+        let mut calls = Vec::with_capacity(entries.len());
+        let mut indices = Vec::with_capacity(entries.len());
+        for entry in entries {
+            match decode_args(entry, &no_blobs) {
+                Ok(args) => {
+                    calls.push(args);
+                    indices.push(entry.index);
+                }
+                Err(e) => {
+                    let outcome = failure("invalid_call", e.to_string());
+                    results.push(self.result(entry.index, None, deliveries, 0.0, outcome));
+                }
+            }
+        }
+        if calls.is_empty() {
+            return results;
+        }
+        tracing::debug!(job = %task.job, index = indices[0], tasks = calls.len(), "batch queued");
+        let started = Instant::now();
+        let options = task_options(entries[0]);
+        let outputs = match pool.enqueue_batch(guest, &task.call, calls, options).await {
+            Ok(batch) => batch.await,
+            Err(e) => vec![Err(e); indices.len()],
+        };
+        for (index, output) in indices.into_iter().zip(outputs) {
+            let (worker, outcome, ran) = self.outcome(output).await;
+            let ms = ran.unwrap_or_else(|| started.elapsed()).as_secs_f64() * 1000.0;
+            results.push(self.result(index, worker, deliveries, ms, outcome));
+        }
+        results
+    }
+
+    /// Runs one task with an input in the object store, fetched first.
+    async fn run_alone(
+        &self,
+        pool: &Pool,
+        guest: &LoadedGuest,
         task: &TaskMsg,
         entry: &Entry,
-    ) -> (Option<usize>, WireOutcome, Option<Duration>) {
-        let fail = |kind: &str, message: String| {
-            (
-                None,
-                WireOutcome::Err {
-                    kind: kind.into(),
-                    message,
-                },
-                None,
-            )
+        deliveries: u64,
+    ) -> ResultMsg {
+        tracing::debug!(job = %task.job, index = entry.index, deliveries, "task started");
+        let started = Instant::now();
+        let (worker, outcome, ran) = match self.fetch_args(entry).await {
+            Ok(args) => {
+                let output = pool
+                    .submit_with(guest, &task.call, args, task_options(entry))
+                    .await;
+                self.outcome(output).await
+            }
+            Err(failed) => (None, failed, None),
         };
-        let (pool, guest) = match self.guest(task).await {
-            Ok(found) => found,
-            Err(e) => return fail("guest_unavailable", wpool::error_chain(&e)),
-        };
-        let mut blobs = BTreeMap::new();
+        let ms = ran.unwrap_or_else(|| started.elapsed()).as_secs_f64() * 1000.0;
+        self.result(entry.index, worker, deliveries, ms, outcome)
+    }
+
+    /// A task's arguments, its object-store inputs fetched and checked.
+    async fn fetch_args(&self, entry: &Entry) -> Result<Vec<Value>, WireOutcome> {
         let mut keys = Vec::new();
         entry
             .args
             .iter()
             .for_each(|a| wire::blob_keys(a, &mut keys));
-        let data = match self.data().await {
-            Ok(data) => data,
-            Err(e) => return fail("input_unavailable", wpool::error_chain(&e)),
-        };
+        let data = (self.data().await)
+            .map_err(|e| failure("input_unavailable", wpool::error_chain(&e)))?;
+        let mut blobs = BTreeMap::new();
         for key in keys {
-            match objects::get_checked(&data, names::DATA_BUCKET, &key).await {
-                Ok(bytes) => {
-                    blobs.insert(key, bytes);
-                }
-                Err(e) => return fail("input_unavailable", wpool::error_chain(&e)),
-            }
+            let bytes = objects::get_checked(&data, names::DATA_BUCKET, &key)
+                .await
+                .map_err(|e| failure("input_unavailable", wpool::error_chain(&e)))?;
+            blobs.insert(key, bytes);
         }
-        let args = match (entry.args.iter().cloned())
-            .map(|a| wire::decode(a, &blobs))
-            .collect::<Result<Vec<_>, _>>()
-        {
-            Ok(args) => args,
-            Err(e) => return fail("invalid_call", e.to_string()),
-        };
-        let options = match entry.timeout_ms {
-            Some(ms) => TaskOptions::new().timeout(Duration::from_millis(ms)),
-            None => TaskOptions::new(),
-        };
-        match pool.submit_with(&guest, &task.call, args, options).await {
+        decode_args(entry, &blobs).map_err(|e| failure("invalid_call", e.to_string()))
+    }
+
+    /// A call's result as it travels: the worker thread, the outcome (a
+    /// large value put in the object store), and how long it ran there
+    /// (`None` if it never reached the pool).
+    async fn outcome(
+        &self,
+        output: Result<wpool::Output, wpool::TaskError>,
+    ) -> (Option<usize>, WireOutcome, Option<Duration>) {
+        match output {
             Ok(out) => {
                 let mut big = BTreeMap::new();
                 let value = wire::encode(out.value, &mut big);
-                for (key, bytes) in &big {
-                    if let Err(e) = objects::put_once(&data, names::DATA_BUCKET, key, bytes).await {
-                        return fail("output_unavailable", wpool::error_chain(&e));
+                if !big.is_empty() {
+                    let data = match self.data().await {
+                        Ok(data) => data,
+                        Err(e) => {
+                            let message = wpool::error_chain(&e);
+                            return (None, failure("output_unavailable", message), None);
+                        }
+                    };
+                    for (key, bytes) in &big {
+                        if let Err(e) =
+                            objects::put_once(&data, names::DATA_BUCKET, key, bytes).await
+                        {
+                            let message = wpool::error_chain(&e);
+                            return (None, failure("output_unavailable", message), None);
+                        }
                     }
                 }
                 (Some(out.worker), WireOutcome::Ok(value), Some(out.elapsed))
             }
             Err(e) => (
                 e.worker(),
-                WireOutcome::Err {
-                    kind: e.kind().as_str().into(),
-                    message: e.detail().into(),
-                },
+                failure(e.kind().as_str(), e.detail().into()),
                 None,
             ),
         }
@@ -313,108 +396,36 @@ impl Executor {
 
 pub(crate) type Shared = Arc<Executor>;
 
-/// How long a finished task's result may wait for others to travel with.
-const RESULT_LINGER: Duration = Duration::from_millis(2);
-
-/// Results of one message waiting to be published together, and the
-/// acknowledgements of those published.
-struct Outbox<'a> {
-    executor: &'a Executor,
-    job: &'a str,
-    subject: String,
-    /// Encoded results, each a JSON object; sent as one JSON array.
-    waiting: Vec<(u64, Vec<u8>)>,
-    bytes: usize,
-    sent: Vec<PublishAckFuture>,
+/// A failure outcome.
+fn failure(kind: &str, message: String) -> WireOutcome {
+    WireOutcome::Err {
+        kind: kind.into(),
+        message,
+    }
 }
 
-impl<'a> Outbox<'a> {
-    fn new(executor: &'a Executor, job: &'a str) -> Self {
-        Outbox {
-            executor,
-            job,
-            subject: names::result_subject(job),
-            waiting: Vec::new(),
-            bytes: 0,
-            sent: Vec::new(),
-        }
-    }
+/// Whether some argument of the task is in the object store.
+fn has_blobs(entry: &Entry) -> bool {
+    let mut keys = Vec::new();
+    entry
+        .args
+        .iter()
+        .for_each(|a| wire::blob_keys(a, &mut keys));
+    !keys.is_empty()
+}
 
-    /// The most a message may carry.
-    fn limit(&self) -> usize {
-        let max = self.executor.cluster.client.server_info().max_payload;
-        max.saturating_sub(1024)
-    }
+fn decode_args(
+    entry: &Entry,
+    blobs: &BTreeMap<String, Vec<u8>>,
+) -> Result<Vec<Value>, wire::WireError> {
+    (entry.args.iter().cloned())
+        .map(|a| wire::decode(a, blobs))
+        .collect()
+}
 
-    /// Adds a result; one too big for a message becomes an `output_limit`
-    /// failure.
-    async fn push(&mut self, result: ResultMsg) -> Result<(), ClusterError> {
-        let encode = |r: &ResultMsg| {
-            serde_json::to_vec(r).map_err(|e| ClusterError::request("cannot encode a result", e))
-        };
-        let mut payload = encode(&result)?;
-        if payload.len() > self.limit() {
-            let message = format!(
-                "the result ({} bytes encoded) is larger than the NATS message limit",
-                payload.len()
-            );
-            let outcome = WireOutcome::Err {
-                kind: "output_limit".into(),
-                message,
-            };
-            payload = encode(&ResultMsg { outcome, ..result })?;
-        }
-        if self.bytes + payload.len() > self.limit() / 2 {
-            self.flush().await?;
-        }
-        self.bytes += payload.len() + 1;
-        self.waiting.push((result.index, payload));
-        Ok(())
-    }
-
-    /// Publishes the results waiting as one message, without waiting for
-    /// the server to store it.
-    async fn flush(&mut self) -> Result<(), ClusterError> {
-        let Some(&(first, _)) = self.waiting.first() else {
-            return Ok(());
-        };
-        let id = names::batch_id(self.job, first, self.waiting.len());
-        let mut payload = Vec::with_capacity(self.bytes + 2);
-        payload.push(b'[');
-        for (i, (_, result)) in self.waiting.drain(..).enumerate() {
-            if i > 0 {
-                payload.push(b',');
-            }
-            payload.extend_from_slice(&result);
-        }
-        payload.push(b']');
-        self.bytes = 0;
-        let publish = PublishMessage::build()
-            .payload(payload.into())
-            .message_id(id);
-        let ack = (self.executor.cluster.js)
-            .send_publish(self.subject.clone(), publish)
-            .await
-            .map_err(|e| self.failed(e.into()))?;
-        self.sent.push(ack);
-        Ok(())
-    }
-
-    /// Waits until the server has stored every result published.
-    async fn stored(self) -> Result<(), ClusterError> {
-        for ack in self.sent {
-            ack.await.map_err(|e| ClusterError::Publish {
-                subject: self.subject.clone(),
-                source: e.into(),
-            })?;
-        }
-        Ok(())
-    }
-
-    fn failed(&self, source: async_nats::Error) -> ClusterError {
-        ClusterError::Publish {
-            subject: self.subject.clone(),
-            source,
-        }
+fn task_options(entry: &Entry) -> TaskOptions {
+    match entry.timeout_ms {
+        Some(ms) => TaskOptions::new().timeout(Duration::from_millis(ms)),
+        None => TaskOptions::new(),
     }
 }

@@ -56,11 +56,14 @@
 //!    small tasks ([`Submission::batch_up_to`]; the CLI batches jobs of
 //!    1,000 tasks or more, a hundredth of the job per message, at most 100,
 //!    arguments under [`BATCH_INPUT`] bytes), a batch of tasks of the same
-//!    guest, limits and function.
+//!    guest, limits and function; a batch that is not full waits up to 10
+//!    ms for more ([`Submission::batch_linger`]), so that tasks released
+//!    one by one as earlier results come back still travel together.
 //! 2. A worker pulls at most as many messages as it has free slots, with
 //!    pull requests that expire within half a second, fetches the guest by
 //!    hash (checking the hash) and compiles it once per process, runs the
-//!    message's tasks in a local pool with the job's limits (a batch is
+//!    message's tasks in a local pool with the job's limits (a batch goes
+//!    to the pool in batches of its own, [`wpool::Pool::enqueue_batch`],
 //!    spread over all its slots), and sends in-progress acks every third
 //!    of the ack wait while they run. It holds at most `slots` messages,
 //!    so at most `slots` × the batch size tasks.
@@ -97,6 +100,7 @@ mod error;
 mod execute;
 pub mod names;
 mod objects;
+mod outbox;
 mod registry;
 mod submit;
 mod wire;

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_nats::Subscriber;
@@ -15,7 +15,7 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 use wpool::Value;
 
-use crate::batch::{Queued, batcher};
+use crate::batch::{Batching, Queued, batcher};
 use crate::cluster::Cluster;
 use crate::error::ClusterError;
 use crate::names;
@@ -69,7 +69,7 @@ pub struct Submission {
     cluster: Cluster,
     id: String,
     data: ObjectStore,
-    batch: Arc<AtomicUsize>,
+    batching: Arc<Batching>,
     queue: mpsc::UnboundedSender<Queued>,
 }
 
@@ -167,19 +167,19 @@ impl Cluster {
             .subscribe(names::MAX_DELIVERIES_ADVISORY)
             .await
             .map_err(|e| ClusterError::setup(names::TASK_STREAM, e))?;
-        let batch = Arc::new(AtomicUsize::new(1));
+        let batching = Arc::new(Batching::default());
         let (queue, queued) = mpsc::unbounded_channel();
         tokio::spawn(batcher(
             self.js.clone(),
             names::task_subject(&id),
             queued,
-            batch.clone(),
+            batching.clone(),
         ));
         let submission = Submission {
             cluster: self.clone(),
             id: id.clone(),
             data: data.clone(),
-            batch,
+            batching,
             queue,
         };
         let results = Results {
@@ -204,12 +204,24 @@ impl Submission {
 
     /// Lets up to `tasks` tasks of the same guest, limits and function
     /// travel in one message (default 1). Only small tasks are batched
-    /// (their arguments under [`BATCH_INPUT`](crate::BATCH_INPUT) bytes encoded), and only
-    /// those published faster than the previous batch was sent. A batch
+    /// (their arguments under [`BATCH_INPUT`](crate::BATCH_INPUT) bytes
+    /// encoded), and only those published within the
+    /// [linger](Submission::batch_linger) of a batch's first task. A batch
     /// is pulled by one worker, which runs its tasks on all of its slots:
     /// set it so that a batch is a small share of the job.
     pub fn batch_up_to(&self, tasks: usize) {
-        self.batch.store(tasks.max(1), Ordering::Relaxed);
+        self.batching.tasks.store(tasks.max(1), Ordering::Relaxed);
+    }
+
+    /// How long a batch that is not full waits for more tasks, counted
+    /// from its first (default 10 ms). A full batch goes at once. Waiting
+    /// matters when tasks trickle in (as results of earlier ones free room
+    /// for them): sent as they come, they would travel a few per message,
+    /// and each message costs the server and a worker far more than a tiny
+    /// task does. Zero sends whatever is waiting.
+    pub fn batch_linger(&self, linger: Duration) {
+        let micros = u64::try_from(linger.as_micros()).unwrap_or(u64::MAX);
+        self.batching.linger_us.store(micros, Ordering::Relaxed);
     }
 
     /// Publishes one task (its big byte values to the data object store

@@ -1,4 +1,5 @@
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use crate::harness::{Nats, Worker, by_index, job, repo, run_nats, wpool};
 
@@ -145,4 +146,68 @@ fn examples_with_files_and_reduce_match_a_local_run() {
             assert_eq!(r["call"], l["call"]);
         }
     }
+}
+
+/// Tasks published one at a time, each after the batcher has gone idle,
+/// still travel in full batches: a batch that is not full waits (its
+/// linger) for more, and a full one goes at once, long before its linger
+/// would have passed. Without waiting, every task here would be a message.
+#[test]
+fn tasks_that_trickle_in_travel_in_full_batches() {
+    use wpool_cluster::{Cluster, ConnectConfig, GuestRef, Limits, Task};
+    let nats = Nats::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (messages, tasks) = runtime.block_on(async {
+        let config = ConnectConfig {
+            url: nats.url.clone(),
+            timeout: Some(Duration::from_secs(10)),
+            name: "trickle".into(),
+        };
+        let cluster = Cluster::connect(&config).await.expect("connect");
+        let (submission, _results) = cluster.submit().await.expect("submit");
+        submission.batch_up_to(5);
+        // Far longer than the test: only a full batch can leave.
+        submission.batch_linger(Duration::from_secs(600));
+        let guest = GuestRef {
+            name: "heavy_calc".into(),
+            sha256: "0".repeat(64),
+            env: Vec::new(),
+            args: Vec::new(),
+            digest: false,
+        };
+        let mut published = Vec::new();
+        for index in 0..10u64 {
+            let task = Task {
+                index,
+                guest: guest.clone(),
+                limits: Limits::default(),
+                call: "heavy-calc".into(),
+                args: vec![index.into()],
+                timeout: None,
+            };
+            published.push(submission.publish(task).await.expect("publish"));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for p in published {
+            tokio::time::timeout(Duration::from_secs(60), p.confirm())
+                .await
+                .expect("a full batch is sent without waiting for its linger")
+                .expect("stored");
+        }
+        let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.unwrap());
+        let mut stream = js.get_stream("WPOOL_TASKS").await.expect("task stream");
+        let messages = stream.info().await.expect("stream info").state.messages;
+        let mut tasks = Vec::new();
+        for sequence in 1..=messages {
+            let message = stream
+                .get_raw_message(sequence)
+                .await
+                .expect("a task message");
+            let body: serde_json::Value = serde_json::from_slice(&message.payload).unwrap();
+            tasks.push(body["tasks"].as_array().unwrap().len());
+        }
+        (messages, tasks)
+    });
+    assert_eq!(messages, 2, "10 tasks in batches of 5: {tasks:?}");
+    assert_eq!(tasks, [5, 5]);
 }
