@@ -24,6 +24,9 @@ pub(crate) struct Outbox<'a> {
     /// Encoded results, each a JSON object; sent as one JSON array.
     waiting: Vec<(u64, Vec<u8>)>,
     bytes: usize,
+    /// The most a message may carry (the server's limit, read once: the
+    /// client hands out a copy of everything the server said each time).
+    limit: usize,
     sent: Vec<PublishAckFuture>,
 }
 
@@ -35,14 +38,9 @@ impl<'a> Outbox<'a> {
             subject: names::result_subject(job),
             waiting: Vec::new(),
             bytes: 0,
+            limit: (executor.cluster.client.server_info().max_payload).saturating_sub(1024),
             sent: Vec::new(),
         }
-    }
-
-    /// The most a message may carry.
-    fn limit(&self) -> usize {
-        let max = self.executor.cluster.client.server_info().max_payload;
-        max.saturating_sub(1024)
     }
 
     /// Adds a result; one too big for a message becomes an `output_limit`
@@ -52,7 +50,7 @@ impl<'a> Outbox<'a> {
             serde_json::to_vec(r).map_err(|e| ClusterError::request("cannot encode a result", e))
         };
         let mut payload = encode(&result)?;
-        if payload.len() > self.limit() {
+        if payload.len() > self.limit {
             let message = format!(
                 "the result ({} bytes encoded) is larger than the NATS message limit",
                 payload.len()
@@ -63,7 +61,7 @@ impl<'a> Outbox<'a> {
             };
             payload = encode(&ResultMsg { outcome, ..result })?;
         }
-        if self.bytes + payload.len() > self.limit() / 2 {
+        if self.bytes + payload.len() > self.limit / 2 {
             self.flush().await?;
         }
         self.bytes += payload.len() + 1;

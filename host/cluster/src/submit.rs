@@ -68,6 +68,8 @@ pub struct TaskResult {
 pub struct Submission {
     cluster: Cluster,
     id: String,
+    /// `wpool.tasks.<id>`.
+    subject: Arc<str>,
     data: ObjectStore,
     batching: Arc<Batching>,
     queue: mpsc::UnboundedSender<Queued>,
@@ -104,7 +106,7 @@ impl std::fmt::Debug for Results {
 #[derive(Debug)]
 pub struct Published {
     ack: oneshot::Receiver<Result<(), async_nats::Error>>,
-    subject: String,
+    subject: Arc<str>,
 }
 
 impl Published {
@@ -119,7 +121,7 @@ impl Published {
             Err(_) => Err("the publisher stopped".into()),
         };
         stored.map_err(|source| ClusterError::Publish {
-            subject: self.subject,
+            subject: self.subject.to_string(),
             source,
         })
     }
@@ -177,6 +179,7 @@ impl Cluster {
         ));
         let submission = Submission {
             cluster: self.clone(),
+            subject: names::task_subject(&id).into(),
             id: id.clone(),
             data: data.clone(),
             batching,
@@ -246,9 +249,10 @@ impl Submission {
                 .timeout
                 .map(|t| t.as_millis().try_into().unwrap_or(u64::MAX)),
         };
-        let size = serde_json::to_vec(&entry)
-            .map_err(|e| ClusterError::request("cannot encode a task", e))?
-            .len();
+        let mut size = ByteCount(0);
+        serde_json::to_writer(&mut size, &entry)
+            .map_err(|e| ClusterError::request("cannot encode a task", e))?;
+        let size = size.0;
         let (done, ack) = oneshot::channel();
         let queued = Queued {
             key: (task.guest, task.limits, task.call),
@@ -256,10 +260,10 @@ impl Submission {
             size,
             done,
         };
-        let subject = names::task_subject(&self.id);
+        let subject = self.subject.clone();
         if self.queue.send(queued).is_err() {
             return Err(ClusterError::Publish {
-                subject,
+                subject: subject.to_string(),
                 source: "the publisher stopped".into(),
             });
         }
@@ -413,4 +417,37 @@ fn job_id() -> String {
         std::thread::current().id()
     );
     sha256_hex(seed.as_bytes())[..20].to_owned()
+}
+
+/// Counts the bytes written to it: a task's encoded size, without keeping
+/// the encoding (the batch is encoded as a whole).
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_count_is_the_encoded_size() {
+        let entry = Entry {
+            index: 7,
+            args: vec![wire::WireValue::String("a \"quoted\" ünïcode".into())],
+            timeout_ms: Some(1500),
+        };
+        let mut count = ByteCount(0);
+        serde_json::to_writer(&mut count, &entry).unwrap();
+        assert_eq!(count.0, serde_json::to_vec(&entry).unwrap().len());
+        assert!(count.0 > 30);
+    }
 }
