@@ -62,7 +62,14 @@ async fn granted_hashing_happens_in_the_host() {
 
 #[tokio::test]
 async fn calling_an_ungranted_capability_traps() {
-    let pool = pool(1, Duration::from_secs(10));
+    // An output limit below the guest's own memory (a Rust guest starts
+    // with over 1 MiB): the refusal must still read as one, not as an
+    // oversized result.
+    let pool = wpool_tests::builder(1)
+        .timeout(Duration::from_secs(10))
+        .output_limit(1 << 20)
+        .build()
+        .unwrap();
     let hostile = pool.load(Guest::file(guest_path("hostile"))).unwrap();
     let err = pool
         .submit(&hostile, "host-sha256", b"abc".to_vec())

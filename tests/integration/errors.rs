@@ -81,7 +81,47 @@ fn a_grant_of_a_missing_folder_keeps_the_os_error() {
         .source()
         .and_then(|s| s.downcast_ref::<std::io::Error>())
         .expect("an io::Error source");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+    // Said once: the message, then its source.
+    assert_eq!(
+        wpool::error_chain(&err),
+        format!(
+            "cannot grant `{}` to guest `answer`: {io}",
+            missing.display()
+        )
+    );
+}
+
+#[test]
+fn a_grant_of_a_file_is_not_a_directory() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let err = pool()
+        .load(
+            Guest::bytes("answer", ANSWER).grants(wpool::Grants::new().dir(
+                file.path(),
+                "/data",
+                wpool::Access::ReadOnly,
+            )),
+        )
+        .unwrap_err();
+    let io = err
+        .source()
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .expect("an io::Error source");
     assert_eq!(io.kind(), std::io::ErrorKind::NotADirectory);
+}
+
+#[test]
+fn an_unreadable_guest_file_says_the_os_error_once() {
+    let missing = std::env::temp_dir().join("wpool-no-such-guest.wasm");
+    let err = pool().load(Guest::file(&missing)).unwrap_err();
+    assert!(matches!(err, LoadError::Read { .. }), "{err}");
+    let text = wpool::error_chain(&err);
+    assert_eq!(
+        text.matches("os error 2").count(),
+        1,
+        "the OS error appears once: {text}"
+    );
 }
 
 fn chain(err: &(dyn std::error::Error + 'static)) -> String {

@@ -258,4 +258,10 @@ fn the_output_limit_rule() {
     );
     let timeout = wasmtime::Error::from(Interrupt::Timeout);
     assert_eq!(classified(&timeout, &big, "").0, ErrorKind::Timeout);
+    // Nor for wpool's own refusals: an ungranted capability from a guest
+    // whose memory is past the output limit is not an oversized result.
+    let refused = wasmtime::Error::new(crate::capability::NotGranted("digest"));
+    let (kind, message) = classified(&refused, &big, "");
+    assert_eq!(kind, ErrorKind::Trap);
+    assert!(message.contains("without the `digest` grant"), "{message}");
 }

@@ -175,14 +175,21 @@ impl Runtime {
     fn compile(&self, guest: &Guest) -> Result<Compiled, LoadError> {
         let name = guest.name();
         for dir in guest.grants.dirs() {
-            if !dir.host_path.is_dir() {
+            // The operating system's own error when there is one (missing,
+            // no permission), ours when the path is a file.
+            let problem = match std::fs::metadata(&dir.host_path) {
+                Ok(meta) if meta.is_dir() => None,
+                Ok(_) => Some(std::io::Error::new(
+                    std::io::ErrorKind::NotADirectory,
+                    "not a directory",
+                )),
+                Err(e) => Some(e),
+            };
+            if let Some(problem) = problem {
                 return Err(LoadError::Grant {
                     name,
                     host: dir.host_path.clone(),
-                    source: Box::new(std::io::Error::new(
-                        std::io::ErrorKind::NotADirectory,
-                        "not a directory",
-                    )),
+                    source: Box::new(problem),
                 });
             }
         }

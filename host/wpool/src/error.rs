@@ -57,7 +57,7 @@ pub enum BuildError {
         source: ErrorSource,
     },
     /// A worker thread could not be spawned.
-    #[error("cannot spawn worker thread {index}: {source}")]
+    #[error("cannot spawn worker thread {index}")]
     Spawn {
         /// The worker's index.
         index: usize,
@@ -79,7 +79,7 @@ pub enum LoadError {
         choices: String,
     },
     /// The guest file could not be read.
-    #[error("cannot read guest `{}`: {source}", path.display())]
+    #[error("cannot read guest `{}`", path.display())]
     Read {
         /// The file.
         path: PathBuf,

@@ -75,12 +75,10 @@ impl wasmtime::ResourceLimiter for Limiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
+        // Elements, not bytes: a table's size says nothing of a result's,
+        // so it does not count towards `largest`.
         let allowed = desired <= MAX_TABLE_ELEMENTS && maximum.is_none_or(|max| desired <= max);
-        if allowed {
-            self.largest = self.largest.max(desired);
-        } else {
-            self.hit = true;
-        }
+        self.hit |= !allowed;
         Ok(allowed)
     }
 }

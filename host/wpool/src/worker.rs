@@ -405,6 +405,14 @@ pub(crate) fn classify(
             }
         };
     }
+    // A capability the guest was not granted: wpool's own refusal, whatever
+    // the guest's size.
+    if let Some(refused) = e.downcast_ref::<crate::capability::NotGranted>() {
+        return (
+            ErrorKind::Trap,
+            with_stderr(format!("failed: {refused}"), stderr),
+        );
+    }
     let exited = e.downcast_ref::<wasmtime_wasi::I32Exit>().is_some();
     if !exited && !memory_hit && limiter.largest > limits.output {
         return (
