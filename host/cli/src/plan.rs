@@ -468,6 +468,20 @@ fn check_task(job: &Job, spec: &TaskSpec, callee: &Callee<'_>) -> Result<Inputs,
             let mut args = vec![Value::Int(start)];
             args.extend(spec.args.iter().cloned());
             check(&args, "with a range's integer as the first argument: ")?;
+            // The parameter's integer type is an interval: its first and
+            // last values fit, so every value between does.
+            if let Some(last) = range_len(start, end, step)
+                .filter(|&n| n > 1)
+                .and_then(|n| {
+                    i64::try_from(i128::from(start) + (n as i128 - 1) * i128::from(step)).ok()
+                })
+            {
+                args[0] = Value::Int(last);
+                check(
+                    &args,
+                    &format!("with the range's last integer ({last}) as the first argument: "),
+                )?;
+            }
             Ok(Inputs::Range { start, end, step })
         }
         Some(Each::Files(pattern)) => {

@@ -1,6 +1,7 @@
 //! `wpool cluster status --nats URL`: the workers connected to a NATS
 //! server, their free slots, and the tasks waiting and running.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -45,6 +46,7 @@ impl ClusterCommand {
                 .await
                 .context("cannot read the cluster's state")
         })?;
+        let mut out = std::io::stdout().lock();
         if args.json {
             let workers: Vec<_> = (status.workers.iter())
                 .map(|w| {
@@ -57,28 +59,31 @@ impl ClusterCommand {
             let json = serde_json::json!({
                 "workers": workers, "pending": status.pending, "running": status.running,
             });
-            println!("{json}");
+            writeln!(out, "{json}")?;
         } else {
-            println!(
+            writeln!(
+                out,
                 "{:<32}  {:>5}  {:>5}  {:>5}",
                 "worker", "slots", "busy", "free"
-            );
+            )?;
             for w in &status.workers {
-                println!(
+                writeln!(
+                    out,
                     "{:<32}  {:>5}  {:>5}  {:>5}{}",
                     w.name,
                     w.slots,
                     w.busy,
                     w.slots.saturating_sub(w.busy),
                     if w.draining { "  (draining)" } else { "" }
-                );
+                )?;
             }
-            println!(
+            writeln!(
+                out,
                 "{} worker(s); tasks: {} pending, {} running",
                 status.workers.len(),
                 status.pending,
                 status.running
-            );
+            )?;
         }
         Ok(ExitCode::SUCCESS)
     }

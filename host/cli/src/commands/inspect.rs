@@ -1,6 +1,7 @@
 //! `wpool inspect GUEST`: kind, imports, and its interface as WIT (a
 //! component's world, with its own type names) or its exports' signatures.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -31,8 +32,11 @@ impl InspectArgs {
         let report = pool
             .inspect(guest_from_arg(&self.guest))
             .with_context(|| format!("cannot load `{}`", self.guest))?;
-        println!("guest: {}", report.name);
-        println!(
+        // `?` on every write: `wpool inspect … | head` ends quietly.
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "guest: {}", report.name)?;
+        writeln!(
+            out,
             "kind: {}{}",
             report.kind,
             match report.kind {
@@ -41,18 +45,19 @@ impl InspectArgs {
                 wpool::GuestKind::Module => " (numeric exports)",
                 _ => " (WIT-typed exports)",
             }
-        );
-        println!(
+        )?;
+        writeln!(
+            out,
             "compiled: {}",
             match report.cache {
                 wpool::CacheStatus::Hit => "cache hit",
                 wpool::CacheStatus::Miss => "cache miss (compiled now)",
                 _ => "cache disabled",
             }
-        );
-        println!("imports:");
+        )?;
+        writeln!(out, "imports:")?;
         if report.imports.is_empty() {
-            println!("  (none)");
+            writeln!(out, "  (none)")?;
         }
         let width = report
             .imports
@@ -66,31 +71,31 @@ impl InspectArgs {
             } else {
                 "NOT PROVIDED"
             };
-            println!("  {:width$}  {status}", import.name);
+            writeln!(out, "  {:width$}  {status}", import.name)?;
         }
         match &report.wit {
             // A component's own WIT: its types declared once, by name.
             Some(wit) => {
-                println!("interface (WIT):");
-                print!("{}", indent(wit));
+                writeln!(out, "interface (WIT):")?;
+                write!(out, "{}", indent(wit))?;
             }
             None => {
-                println!("exports:");
+                writeln!(out, "exports:")?;
                 if report.functions.is_empty() {
-                    println!("  (no functions)");
+                    writeln!(out, "  (no functions)")?;
                 }
                 for function in &report.functions {
-                    println!("  {}: {}", function.name(), function.signature());
+                    writeln!(out, "  {}: {}", function.name(), function.signature())?;
                 }
             }
         }
         match report.problem {
             None => {
-                println!("status: runnable");
+                writeln!(out, "status: runnable")?;
                 Ok(ExitCode::SUCCESS)
             }
             Some(problem) => {
-                println!("status: cannot run: {problem}");
+                writeln!(out, "status: cannot run: {problem}")?;
                 Ok(ExitCode::from(1))
             }
         }
@@ -115,19 +120,23 @@ pub(crate) fn indent(text: &str) -> String {
 /// them (exit 1 when there is none).
 fn inspect_script(path: &str) -> Result<ExitCode> {
     let script = Script::load(std::path::Path::new(path)).map_err(anyhow::Error::msg)?;
-    println!("guest: {}", script.file());
-    println!("kind: python script (its top-level functions, run in CPython for WASI)");
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "guest: {}", script.file())?;
+    writeln!(
+        out,
+        "kind: python script (its top-level functions, run in CPython for WASI)"
+    )?;
     let interpreter = script::interpreter(None);
     match &interpreter {
-        Ok(path) => println!("interpreter: {}", path.display()),
-        Err(e) => println!("interpreter: NOT FOUND: {e}"),
+        Ok(path) => writeln!(out, "interpreter: {}", path.display())?,
+        Err(e) => writeln!(out, "interpreter: NOT FOUND: {e}")?,
     }
-    println!("functions:");
+    writeln!(out, "functions:")?;
     if script.defs().is_empty() {
-        println!("  (no top-level functions)");
+        writeln!(out, "  (no top-level functions)")?;
     }
     for def in script.defs() {
-        println!("  {}  (line {})", def.signature(), def.line);
+        writeln!(out, "  {}  (line {})", def.signature(), def.line)?;
     }
     Ok(if interpreter.is_ok() {
         ExitCode::SUCCESS

@@ -201,6 +201,13 @@ bad_plans! {
         "8:8",
         "this task's inputs, with the tasks before it, are too many to count"
     ),
+    // The first value fits `s32`, the last does not: caught before anything
+    // runs, not as failed tasks.
+    range_past_the_parameter_type => (
+        echo_job("[[task]]\nguest = \"echo\"\ncall = \"add\"\neach = { range = [2147483640, 2147483650] }\nargs = [1]\n"),
+        "8:8",
+        "with the range's last integer (2147483649) as the first argument: argument `a`: 2147483649 is out of range for s32"
+    ),
     range_counts_add_up => (
         echo_job("[[task]]\nguest = \"echo\"\ncall = \"checked-div\"\neach = { range = [0, 9223372036854775807] }\nargs = [1]\n\n[[task]]\nguest = \"echo\"\ncall = \"checked-div\"\neach = { range = [0, 9223372036854775807] }\nargs = [2]\n"),
         "14:8",
