@@ -51,8 +51,41 @@ pub fn result_subject(job: &str) -> String {
     format!("{RESULT_SUBJECT}.{job}")
 }
 
-/// The `Nats-Msg-Id` of a message of `count` tasks (or results) starting
-/// at `first`.
+/// The `Nats-Msg-Id` of a message of `count` tasks starting at `first`
+/// (each task is published in one message only, so its first index is
+/// unique).
 pub fn batch_id(job: &str, first: u64, count: usize) -> String {
     format!("{job}.{first}+{count}")
+}
+
+/// The `Nats-Msg-Id` of a message of results, from every index in it: a
+/// worker that takes over a redelivered message may group its results
+/// differently from the worker that died, and a group starting at the
+/// same index with the same size but other members must not be dropped as
+/// a duplicate. A retried publish of the same group keeps its id.
+pub fn result_batch_id(job: &str, indices: impl IntoIterator<Item = u64>) -> String {
+    // FNV-1a over the indices' bytes: stable across processes and builds.
+    let (mut first, mut count, mut hash) = (None, 0usize, 0xcbf2_9ce4_8422_2325u64);
+    for index in indices {
+        first.get_or_insert(index);
+        count += 1;
+        for byte in index.to_le_bytes() {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{job}.{}+{count}.{hash:016x}", first.unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_ids_tell_groups_with_the_same_start_and_size_apart() {
+        let a = result_batch_id("job", [4, 5, 9]);
+        assert_eq!(a, result_batch_id("job", [4, 5, 9]), "stable");
+        assert_ne!(a, result_batch_id("job", [4, 7, 9]));
+        assert_ne!(a, result_batch_id("job", [4, 9, 5]));
+        assert!(a.starts_with("job.4+3."), "{a}");
+    }
 }

@@ -72,10 +72,10 @@ impl<'a> Outbox<'a> {
     /// Publishes the results waiting as one message, without waiting for
     /// the server to store it.
     pub(crate) async fn flush(&mut self) -> Result<(), ClusterError> {
-        let Some(&(first, _)) = self.waiting.first() else {
+        if self.waiting.is_empty() {
             return Ok(());
-        };
-        let id = names::batch_id(self.job, first, self.waiting.len());
+        }
+        let id = names::result_batch_id(self.job, self.waiting.iter().map(|(index, _)| *index));
         let mut payload = Vec::with_capacity(self.bytes + 2);
         payload.push(b'[');
         for (i, (_, result)) in self.waiting.drain(..).enumerate() {

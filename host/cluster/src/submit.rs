@@ -84,6 +84,8 @@ pub struct Results {
     tasks: Stream,
     job: String,
     ready: VecDeque<ResultMsg>,
+    /// Max-deliveries advisories received and not yet handled.
+    advisories_held: VecDeque<async_nats::Message>,
     seen: HashSet<u64>,
     data: ObjectStore,
 }
@@ -191,6 +193,7 @@ impl Cluster {
             tasks,
             job: id,
             ready: VecDeque::new(),
+            advisories_held: VecDeque::new(),
             seen: HashSet::new(),
             data,
         };
@@ -289,23 +292,43 @@ impl Submission {
 impl Results {
     /// The next result not seen before; `None` if the subscription ended.
     ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future (a `tokio::select!` branch that
+    /// lost) loses nothing. A result is taken off the queue only once its
+    /// value, big parts read from the object store included, is complete,
+    /// and an advisory only once it was handled; the next call starts that
+    /// step again.
+    ///
     /// # Errors
     ///
     /// When the subscription fails, a result does not decode, or its big
     /// value cannot be read.
     pub async fn next(&mut self) -> Option<Result<TaskResult, ClusterError>> {
         loop {
-            if let Some(result) = self.ready.pop_front() {
-                if !self.seen.insert(result.index) {
+            if let Some(result) = self.ready.front() {
+                if self.seen.contains(&result.index) {
                     tracing::debug!(index = result.index, "duplicate result ignored");
+                    self.ready.pop_front();
                     continue;
                 }
-                return Some(self.decode(result).await);
+                let blobs = self.blobs(result).await;
+                let result = self.ready.pop_front().expect("the front result is there");
+                self.seen.insert(result.index);
+                return Some(blobs.and_then(|blobs| decode(result, &blobs)));
+            }
+            if let Some(advisory) = self.advisories_held.front() {
+                let payload = advisory.payload.clone();
+                // Safe to start over: results already queued or seen are
+                // skipped, and the message is removed last.
+                self.lost(&payload).await;
+                self.advisories_held.pop_front();
+                continue;
             }
             let message = tokio::select! {
                 message = self.messages.next() => message?,
                 Some(advisory) = self.advisories.next() => {
-                    self.lost(&advisory.payload).await;
+                    self.advisories_held.push_back(advisory);
                     continue;
                 }
             };
@@ -376,30 +399,39 @@ impl Results {
         }
     }
 
-    async fn decode(&self, result: ResultMsg) -> Result<TaskResult, ClusterError> {
-        let outcome = match result.outcome {
-            WireOutcome::Ok(value) => {
-                let mut keys = Vec::new();
-                wire::blob_keys(&value, &mut keys);
-                let mut blobs = BTreeMap::new();
-                for key in keys {
-                    let bytes = objects::get_checked(&self.data, names::DATA_BUCKET, &key).await?;
-                    blobs.insert(key, bytes);
-                }
-                Ok(wire::decode(value, &blobs)
-                    .map_err(|e| ClusterError::request("a result does not decode", e))?)
+    /// The big parts of a result's value, read from the object store.
+    async fn blobs(&self, result: &ResultMsg) -> Result<BTreeMap<String, Vec<u8>>, ClusterError> {
+        let mut blobs = BTreeMap::new();
+        if let WireOutcome::Ok(value) = &result.outcome {
+            let mut keys = Vec::new();
+            wire::blob_keys(value, &mut keys);
+            for key in keys {
+                let bytes = objects::get_checked(&self.data, names::DATA_BUCKET, &key).await?;
+                blobs.insert(key, bytes);
             }
-            WireOutcome::Err { kind, message } => Err((kind, message)),
-        };
-        Ok(TaskResult {
-            index: result.index,
-            node: result.node,
-            worker: result.worker,
-            deliveries: result.deliveries,
-            ms: result.ms,
-            outcome,
-        })
+        }
+        Ok(blobs)
     }
+}
+
+/// A result as the caller sees it, its big parts taken from `blobs`.
+fn decode(
+    result: ResultMsg,
+    blobs: &BTreeMap<String, Vec<u8>>,
+) -> Result<TaskResult, ClusterError> {
+    let outcome = match result.outcome {
+        WireOutcome::Ok(value) => Ok(wire::decode(value, blobs)
+            .map_err(|e| ClusterError::request("a result does not decode", e))?),
+        WireOutcome::Err { kind, message } => Err((kind, message)),
+    };
+    Ok(TaskResult {
+        index: result.index,
+        node: result.node,
+        worker: result.worker,
+        deliveries: result.deliveries,
+        ms: result.ms,
+        outcome,
+    })
 }
 
 /// A job id unique enough across machines and runs: the time, the process

@@ -2,8 +2,9 @@
 //! ([`ResultMsg`]), and values ([`WireValue`]) in a form that keeps
 //! [`Value::Bytes`] apart from strings (wpool's own JSON does not).
 //!
-//! Byte values above [`INLINE_LIMIT`] do not travel inline: they go to the
-//! data object store, keyed by their SHA-256, and the message carries the key.
+//! Byte and string values above [`INLINE_LIMIT`] do not travel inline: they
+//! go to the data object store, keyed by their SHA-256, and the message
+//! carries the key.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use wpool::{InstanceMode, Value};
 
-/// Byte values larger than this travel through the data object store
+/// Byte and string values larger than this travel through the data object store
 /// instead of inside the message (NATS' default message limit is 1 MiB, and
 /// inline bytes are hex, twice their size).
 pub const INLINE_LIMIT: usize = 128 * 1024;
@@ -37,6 +38,8 @@ pub(crate) enum WireValue {
     Bytes(String),
     /// Bytes in the data object store, by SHA-256.
     Blob(String),
+    /// A string in the data object store (its UTF-8), by SHA-256.
+    TextBlob(String),
     List(Vec<WireValue>),
     Map(Vec<(String, WireValue)>),
 }
@@ -50,6 +53,12 @@ pub(crate) fn encode(value: Value, blobs: &mut BTreeMap<String, Vec<u8>>) -> Wir
         Value::Int(i) => WireValue::Int(i),
         Value::UInt(u) => WireValue::UInt(u),
         Value::Float(f) => WireValue::Float(f),
+        Value::String(s) if s.len() > INLINE_LIMIT => {
+            let bytes = s.into_bytes();
+            let key = sha256_hex(&bytes);
+            blobs.insert(key.clone(), bytes);
+            WireValue::TextBlob(key)
+        }
         Value::String(s) => WireValue::String(s),
         Value::Bytes(bytes) if bytes.len() > INLINE_LIMIT => {
             let key = sha256_hex(&bytes);
@@ -74,7 +83,7 @@ pub(crate) fn encode(value: Value, blobs: &mut BTreeMap<String, Vec<u8>>) -> Wir
 /// The keys of every blob `value` refers to.
 pub(crate) fn blob_keys(value: &WireValue, keys: &mut Vec<String>) {
     match value {
-        WireValue::Blob(key) => keys.push(key.clone()),
+        WireValue::Blob(key) | WireValue::TextBlob(key) => keys.push(key.clone()),
         WireValue::List(items) => items.iter().for_each(|v| blob_keys(v, keys)),
         WireValue::Map(fields) => fields.iter().for_each(|(_, v)| blob_keys(v, keys)),
         _ => {}
@@ -100,6 +109,13 @@ pub(crate) fn decode(
                 .cloned()
                 .ok_or(WireError::MissingBlob(key))?,
         ),
+        WireValue::TextBlob(key) => {
+            let bytes = blobs
+                .get(&key)
+                .cloned()
+                .ok_or_else(|| WireError::MissingBlob(key.clone()))?;
+            Value::String(String::from_utf8(bytes).map_err(|_| WireError::NotText(key))?)
+        }
         WireValue::List(items) => Value::List(
             items
                 .into_iter()
@@ -125,6 +141,9 @@ pub enum WireError {
     /// A blob the message names was not fetched.
     #[error("blob `{0}` is missing")]
     MissingBlob(String),
+    /// A string's blob that is not UTF-8.
+    #[error("blob `{0}` should be text but is not UTF-8")]
+    NotText(String),
     /// Not the JSON of a message.
     #[error("malformed message")]
     Json(#[source] serde_json::Error),
@@ -253,5 +272,21 @@ mod tests {
         assert_eq!(decode(back.clone(), &blobs).unwrap(), value);
         let err = decode(back, &BTreeMap::new()).unwrap_err();
         assert!(matches!(err, WireError::MissingBlob(_)), "{err}");
+    }
+
+    /// A big string travels as a blob too (a 2 MiB string result would not
+    /// fit a NATS message) and comes back a string, not bytes.
+    #[test]
+    fn big_strings_become_text_blobs() {
+        let text = "é".repeat(INLINE_LIMIT);
+        let mut blobs = BTreeMap::new();
+        let wire = encode(Value::String(text.clone()), &mut blobs);
+        assert!(matches!(wire, WireValue::TextBlob(_)), "{wire:?}");
+        let json = serde_json::to_vec(&wire).unwrap();
+        assert!(json.len() < 100, "the message carries only the key");
+        let back: WireValue = serde_json::from_slice(&json).unwrap();
+        assert_eq!(decode(back, &blobs).unwrap(), Value::String(text));
+        let small = encode(Value::String("small".into()), &mut BTreeMap::new());
+        assert_eq!(small, WireValue::String("small".into()));
     }
 }

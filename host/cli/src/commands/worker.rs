@@ -58,7 +58,23 @@ impl WorkerArgs {
             let mut signals = crate::interrupt::listen().context("cannot listen for signals")?;
             let shutdown = async move {
                 if let Some(signal) = signals.recv().await {
-                    eprintln!("wpool worker `{name}`: {signal}; finishing the tasks it holds");
+                    eprintln!(
+                        "wpool worker `{name}`: {signal}; finishing the tasks it holds \
+                         (a second signal stops at once)"
+                    );
+                    // A task can run for hours: a second signal does not
+                    // wait for it. What the worker holds is not acknowledged,
+                    // so JetStream delivers it to another worker after the
+                    // ack wait, as when a worker dies.
+                    tokio::spawn(async move {
+                        if let Some(signal) = signals.recv().await {
+                            eprintln!(
+                                "wpool worker `{name}`: {signal} again; stopping now, the tasks \
+                                 it held go to other workers after the ack wait"
+                            );
+                            std::process::exit(i32::from(crate::interrupt::EXIT_INTERRUPTED));
+                        }
+                    });
                 }
             };
             Ok::<_, anyhow::Error>(wpool_cluster::serve(config, shutdown).await?)

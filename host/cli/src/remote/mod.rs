@@ -28,6 +28,10 @@ pub(crate) use prepare::check;
 
 /// Tasks of one `[[task]]` published and not yet answered, at most.
 const IN_FLIGHT: usize = 4096;
+/// The same for fetched bodies, which wait in memory until published.
+const FETCHED_IN_FLIGHT: usize = 64;
+/// Files of one `[[task]]` read and not yet published, at most.
+const FILES_STAGED: usize = 8;
 
 /// Jobs with fewer tasks than this send one task per message.
 const BATCH_FROM: usize = 1_000;
@@ -115,9 +119,14 @@ pub(crate) async fn execute(
             hold_permit: input_order && !matches!(task.inputs, Inputs::Fetch(_)),
             reduce,
             save: task.spec.save.clone(),
+            staging: Arc::new(Semaphore::new(FILES_STAGED)),
         });
         tasks_by_index.push(ctx.clone());
-        let permits = Arc::new(Semaphore::new(IN_FLIGHT));
+        let in_flight = match task.inputs {
+            Inputs::Fetch(_) => FETCHED_IN_FLIGHT,
+            _ => IN_FLIGHT,
+        };
+        let permits = Arc::new(Semaphore::new(in_flight));
         let inputs = dispatch::source(
             task.inputs,
             task.spec.args.clone(),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use wpool::Value;
 use wpool_cluster::{GuestRef, Limits, Submission, Task, TaskResult};
 
@@ -45,6 +45,10 @@ pub(crate) struct RemoteTask {
     pub(crate) hold_permit: bool,
     pub(crate) reduce: Option<mpsc::Sender<Value>>,
     pub(crate) save: Option<SaveSpec>,
+    /// Files read and not yet published (uploaded): a few at a time, so a
+    /// job of big files never holds thousands of them in memory while
+    /// thousands of tasks are in flight.
+    pub(crate) staging: Arc<Semaphore>,
 }
 
 impl Runner for RemoteTask {
@@ -57,6 +61,10 @@ impl Runner for RemoteTask {
         let label = input.label;
         async move {
             let started = Instant::now();
+            let staged = match &input.data {
+                Data::File(_) => self.staging.clone().acquire_owned().await.ok(),
+                _ => None,
+            };
             let args = match input.data {
                 Data::Args(args) => args,
                 Data::Body(Ok(body), _) => self.with_extra(body),
@@ -74,6 +82,7 @@ impl Runner for RemoteTask {
                 },
             };
             self.publish(index, label, args, permit, started).await;
+            drop(staged);
         }
         .boxed()
     }

@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use crate::harness::{Nats, Worker, by_index, job, run_nats};
 
 /// Spin, trap and a memory bomb beside good tasks: each fails with its own
@@ -96,6 +98,41 @@ fn a_terminated_worker_drains() {
     assert!(
         records.iter().any(|r| r["node"] == "a"),
         "the stopping worker finished the task it held"
+    );
+}
+
+/// A second SIGTERM while draining does not wait for a long task: the
+/// worker exits at once (130), and the task it held runs on another worker
+/// after the ack wait, once in the output.
+#[test]
+fn a_second_signal_stops_a_draining_worker_at_once() {
+    let nats = Nats::start();
+    let mut a = Worker::start(&nats.url, "a", 1);
+    let dir = tempfile::tempdir().unwrap();
+    // heavy_calc of 3e11 runs for minutes: it ends at the 12 s timeout,
+    // longer than the patience below.
+    let path = job(
+        dir.path(),
+        "long.toml",
+        "[pool]\ntimeout = \"12s\"\n\n[[task]]\nguest = \"heavy_calc\"\ncall = \"heavy-calc\"\neach = [300000000000, 1]\n",
+    );
+    let url = nats.url.clone();
+    let run = std::thread::spawn(move || run_nats(&url, &path, &["--timeout", "120s"]));
+    a.wait_for("task started");
+    a.signal_term();
+    a.wait_for("finishing the tasks it holds");
+    let status = a
+        .terminate_within(Duration::from_secs(5))
+        .unwrap_or_else(|| panic!("a second SIGTERM did not stop it: {}", a.log.join("\n")));
+    assert_eq!(status.code(), Some(130), "{}", a.log.join("\n"));
+    // Another worker takes what `a` held.
+    let _b = Worker::start(&nats.url, "b", 2);
+    let records = by_index(run.join().unwrap().status(1).json_lines(), 2);
+    assert!(records.iter().all(|r| r["node"] == "b"), "{records:?}");
+    assert_eq!(records[0]["error"]["kind"], "timeout", "{records:?}");
+    assert!(
+        records.iter().any(|r| r["deliveries"].as_u64() > Some(1)),
+        "the held task was delivered again: {records:?}"
     );
 }
 

@@ -206,7 +206,8 @@ impl Worker {
         }
     }
 
-    fn signal_term(&self) {
+    /// Sends SIGTERM and returns.
+    pub(crate) fn signal_term(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
