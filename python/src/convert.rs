@@ -19,9 +19,37 @@ const MAX_DEPTH: usize = 64;
 
 /// Converts one call argument; `name` is the parameter it is meant for.
 pub(crate) fn to_value(obj: &Bound<'_, PyAny>, name: &str, wit: &str) -> PyResult<Value> {
-    convert(obj, 0).map_err(|found| {
-        PyTypeError::new_err(format!("argument `{name}`: expected {wit}, found {found}"))
-    })
+    let error =
+        |found| PyTypeError::new_err(format!("argument `{name}`: expected {wit}, found {found}"));
+    if let Some(found) = text_for_bytes(obj, wit) {
+        return Err(error(found.to_owned()));
+    }
+    convert(obj, 0).map_err(error)
+}
+
+/// Python keeps text and bytes apart, and so do arguments: a `str` for a
+/// `list<u8>` parameter or bytes for a `string` one is a `TypeError`, as
+/// `hashlib.sha256("abc")` is (the library itself takes either, for job
+/// files, whose JSON has no bytes). Checked where the parameter's type says
+/// it, directly or in an `option`.
+fn text_for_bytes(obj: &Bound<'_, PyAny>, wit: &str) -> Option<&'static str> {
+    let wit = wit
+        .trim()
+        .strip_prefix("option<")
+        .and_then(|inner| inner.strip_suffix('>'))
+        .unwrap_or(wit)
+        .trim();
+    match wit {
+        "list<u8>" if obj.is_instance_of::<PyString>() => Some("a str (encode it to bytes)"),
+        "string"
+            if obj.is_instance_of::<PyBytes>()
+                || obj.is_instance_of::<PyByteArray>()
+                || obj.is_instance_of::<pyo3::types::PyMemoryView>() =>
+        {
+            Some("bytes (decode them to a str)")
+        }
+        _ => None,
+    }
 }
 
 /// `Err` holds a description of what could not be converted.

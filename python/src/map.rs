@@ -216,7 +216,8 @@ pub(crate) fn start(
         }),
         progress,
         total,
-        read: Mutex::new((0, false)),
+        // Nothing to read: reading has ended before it began.
+        read: Mutex::new((0, total == 0)),
         deadline: timeout.map(|t| Instant::now() + t),
         shape,
         make_error,

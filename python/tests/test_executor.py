@@ -96,6 +96,25 @@ def test_shutdown_waits_for_submitted_tasks(calc):
     assert [f.result() for f in futures] == [closed_heavy_calc(1_000_000 + i) for i in range(20)]
 
 
+def test_shutdown_without_waiting_returns_and_the_workers_exit_after(hostile, calc):
+    ex = wpool.WasmPoolExecutor(1, timeout=2.0)
+    spin = ex.submit(hostile.spin)  # runs until the 2 s timeout
+    rest = [ex.submit(calc.heavy_calc, n) for n in range(5)]
+    ex.shutdown(wait=False)
+    assert not spin.done()  # it returned while the task still ran
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        ex.submit(calc.heavy_calc, 1)
+    with pytest.raises(wpool.Timeout):
+        spin.result(timeout=60)
+    assert [f.result(timeout=60) for f in rest] == [closed_heavy_calc(n) for n in range(5)]
+    # The pool closes by itself once the tasks are done.
+    for _ in range(600):
+        if ex._pool.closed:
+            break
+        threading.Event().wait(0.05)
+    assert ex._pool.closed
+
+
 def test_many_python_threads_submit_at_once(calc):
     with wpool.WasmPoolExecutor(2) as ex:
         barrier = threading.Barrier(8)

@@ -65,6 +65,26 @@ def test_values_both_ways(echo):
     assert echo.upper("héllo") == "HÉLLO"
     assert echo.negate(True) is False
     assert echo.reverse_bytes(bytearray(b"abc")) == b"cba"
+    assert echo.slice("wasm pool", 5, 9) == "pool"
+
+
+def test_a_parameter_named_like_a_python_keyword_gets_an_underscore(echo):
+    # WIT `slice: func(text: string, from: u32, to: u32)`.
+    assert str(inspect.signature(echo.slice)) == "(text: str, from_: int, to: int) -> str"
+    assert echo.slice("héllo", from_=1, to=3) == "él"
+    with pytest.raises(TypeError, match="from_"):
+        echo.slice("héllo", to=3)
+
+
+def test_text_and_bytes_do_not_stand_in_for_each_other(ex, sha, echo):
+    # As hashlib.sha256("abc") is: a TypeError, before anything runs.
+    with pytest.raises(TypeError, match=r"argument `data`: expected list<u8>, found a str"):
+        ex.submit(sha.hex, "abc")
+    with pytest.raises(TypeError, match=r"argument `s`: expected string, found bytes"):
+        echo.upper(b"abc")
+    with pytest.raises(TypeError, match=r"argument `s`: expected string, found bytes"):
+        echo.upper(memoryview(b"abc"))
+    assert echo.upper("abc") == "ABC" and sha.hex(memoryview(b"abc")) == sha.hex(b"abc")
     assert echo.next_color("red") == "green"
     assert echo.area({"circle": 1.0}) == pytest.approx(3.14159, rel=1e-4)
     assert echo.checked_div(7, 2) == 3

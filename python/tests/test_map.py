@@ -28,6 +28,19 @@ def test_many_tiny_calls_come_back_in_input_order(ex, calc):
     ]
 
 
+def test_no_inputs_give_no_results(ex, calc):
+    # As `Executor.map` does: an empty iterator, not an error.
+    assert list(ex.map(calc.heavy_calc, [])) == []
+    assert list(ex.map(calc.heavy_calc, iter(()), timeout=0.001)) == []
+
+    async def main():
+        return [r async for r in ex.amap(calc.heavy_calc, [])], [
+            r async for r in ex.amap(calc.heavy_calc, [], ordered=True)
+        ]
+
+    assert asyncio.run(main()) == ([], [])
+
+
 def test_every_input_is_checked_before_anything_runs(ex, calc):
     before = next_task_number(ex, calc)
     with pytest.raises(TypeError, match=r"input 3: argument `n`: expected u64"):

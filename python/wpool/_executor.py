@@ -231,9 +231,13 @@ class WasmPoolExecutor(Executor):
         loaded = self._loaded_export(fn)
         if kwargs:
             args = fn._bind(args, kwargs)
-        if self._shutdown:
-            raise RuntimeError("cannot schedule new futures after shutdown")
-        return await self._pool.call(loaded, fn._wit_name, args)
+        # Queued under the lock, as `submit` does: a call racing `shutdown`
+        # is either queued before it (and runs) or refused here.
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            result = self._pool.call(loaded, fn._wit_name, args)
+        return await result
 
     asubmit = call
 
@@ -336,10 +340,13 @@ class WasmPoolExecutor(Executor):
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Refuses new tasks, then (with ``wait``) waits for every submitted
-        task and for the workers to exit.
+        task and for the workers to exit. With ``wait=False`` it returns at
+        once; the tasks still finish, and the workers exit after them.
 
         ``cancel_futures=True`` first cancels every task no worker has
-        started (they never run); running ones finish.
+        started (they never run); running ones finish. It covers `submit`'s
+        futures and `map`'s calls; a `call` awaited on an event loop is
+        cancelled by cancelling its asyncio task.
         """
         with self._lock:
             self._shutdown = True
@@ -353,10 +360,19 @@ class WasmPoolExecutor(Executor):
             for m in maps:
                 m.cancel()
         if wait:
-            _wait_all(live)
-            for m in maps:
-                m.wait()
-            self._pool.shutdown()
+            self._finish(live, maps)
+        else:
+            threading.Thread(
+                target=self._finish, args=(live, maps), name="wpool-shutdown", daemon=True
+            ).start()
+
+    def _finish(self, live: list[_TaskFuture], maps: list[_wpool.MapWaiter]) -> None:
+        """Waits for `live` and `maps`, then for the workers to exit (every
+        task submitted before is queued by then: none is refused)."""
+        _wait_all(live)
+        for m in maps:
+            m.wait()
+        self._pool.shutdown()
 
     def abort(self) -> None:
         """Interrupts running tasks and cancels queued ones: their futures

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import keyword
 import os
 import re
 import typing
@@ -107,11 +108,11 @@ class Export:
     ) -> None:
         self._guest = guest
         self._wit_name = wit_name
-        self._params = [n.replace("-", "_") for n in param_names]
+        self._params = [_python_name(n) for n in param_names]
         self.wit_signature = signature
         self.param_types = list(param_types)
         self.result_types = list(result_types)
-        self.__name__ = self.__qualname__ = wit_name.replace("-", "_").split("#")[-1]
+        self.__name__ = self.__qualname__ = _python_name(wit_name.split("#")[-1])
         self.__module__ = "wpool.guests." + guest.name
         result: Any
         if not result_types:
@@ -157,6 +158,14 @@ class Export:
 
     def __repr__(self) -> str:
         return f"<wpool export {self._guest.name}.{self.__name__}: {self.wit_signature}>"
+
+
+def _python_name(wit_name: str) -> str:
+    """A WIT parameter name as a Python parameter name: hyphens as
+    underscores, and a trailing underscore after a Python keyword
+    (``from`` → ``from_``), as PEP 8 suggests."""
+    name = wit_name.replace("-", "_")
+    return name + "_" if keyword.iskeyword(name) else name
 
 
 class Guest:

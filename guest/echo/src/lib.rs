@@ -54,6 +54,13 @@ impl Guest for Echo {
         s.to_uppercase()
     }
 
+    fn slice(text: String, from: u32, to: u32) -> String {
+        text.chars()
+            .skip(from as usize)
+            .take(to.saturating_sub(from) as usize)
+            .collect()
+    }
+
     fn char_code(c: char) -> u32 {
         c as u32
     }
