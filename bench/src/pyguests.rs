@@ -62,19 +62,37 @@ if wit_world is not None:
 
 /// Runs `heavy_calc` over `argv` in a started pool of native CPython
 /// workers (`process`) or subinterpreters (`interpreter`, 3.14), timing only
-/// the map; prints `{"ms": …, "results": […]}`. Exit status 3: unavailable.
+/// the map; prints `{"ms": …, "results": […]}`. With `call COUNT` or
+/// `roundtrip COUNT` instead it times `heavy_calc(0)` called in the process,
+/// or submitted to a one-worker `InterpreterPoolExecutor` and waited for,
+/// one call after another; prints `{"us": …}` per call. Exit status 3:
+/// unavailable.
 pub(crate) const DRIVER: &str = r#"import json, sys, time
 from concurrent import futures
 import app
 
-kind, workers, n, tasks = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-if kind == "interpreter":
-    if not hasattr(futures, "InterpreterPoolExecutor"):
-        print("InterpreterPoolExecutor needs Python 3.14", file=sys.stderr)
-        sys.exit(3)
-    Executor = futures.InterpreterPoolExecutor
-else:
-    Executor = futures.ProcessPoolExecutor
+kind = sys.argv[1]
+if kind in ("interpreter", "roundtrip") and not hasattr(futures, "InterpreterPoolExecutor"):
+    print("InterpreterPoolExecutor needs Python 3.14", file=sys.stderr)
+    sys.exit(3)
+if kind in ("call", "roundtrip"):
+    calls = int(sys.argv[2])
+    if kind == "call":
+        start = time.perf_counter()
+        for _ in range(calls):
+            assert app.heavy_calc(0) == 0
+        us = (time.perf_counter() - start) * 1e6 / calls
+    else:
+        with futures.InterpreterPoolExecutor(1) as pool:
+            pool.submit(app.heavy_calc, 1).result()  # the worker started
+            start = time.perf_counter()
+            for _ in range(calls):
+                assert pool.submit(app.heavy_calc, 0).result() == 0
+            us = (time.perf_counter() - start) * 1e6 / calls
+    print(json.dumps({"us": us}))
+    sys.exit(0)
+workers, n, tasks = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+Executor = futures.InterpreterPoolExecutor if kind == "interpreter" else futures.ProcessPoolExecutor
 with Executor(workers) as pool:
     list(pool.map(app.heavy_calc, [1] * workers))  # every worker started
     start = time.perf_counter()
@@ -151,8 +169,8 @@ pub fn python_guests(settings: &Settings, pythons: &Pythons, bin: &Path) -> Resu
         .build()?;
     let cache = guests.dir.path().join("cache");
     let mut rows = component_startup(settings, &guests, bin, &cache)?;
-    rows.push(component_call_overhead(
-        settings, &guests, &runtime, &cache,
+    rows.extend(component_call_overhead(
+        settings, pythons, &guests, &runtime, &cache,
     )?);
     rows.extend(component_throughput(
         settings, pythons, &guests, &runtime, &cache,
@@ -238,13 +256,16 @@ pub(crate) fn cold_vs_warm(
 }
 
 /// Sequential `heavy-calc(0)` round trips on one worker: the Python
-/// component's per-call cost against the built-in Rust component's.
+/// component's per-call cost against the built-in Rust component's, a
+/// plain call of the same function in native CPython, and (with a 3.14) a
+/// round trip through a one-worker `InterpreterPoolExecutor`.
 fn component_call_overhead(
     settings: &Settings,
+    pythons: &Pythons,
     guests: &PyGuests,
     runtime: &tokio::runtime::Runtime,
     cache: &Path,
-) -> Result<Row> {
+) -> Result<Vec<Row>> {
     let (pool, seed) = guests.pool(1, cache)?;
     let rust = pool
         .load(Guest::builtin("heavy_calc"))
@@ -260,20 +281,62 @@ fn component_call_overhead(
             Ok(millis(start.elapsed()) * 1e3 / calls as f64)
         })
     };
-    let sides = vec![Side::new(|| per_call(&seed)), Side::new(|| per_call(&rust))];
+    let dir = guests.dir.path().to_owned();
+    let cpython = |python: PathBuf, kind: &'static str| {
+        let dir = dir.clone();
+        move || run_per_call(&python, kind, &dir, calls)
+    };
+    let mut sides = vec![
+        Side::new(|| per_call(&seed)),
+        Side::new(|| per_call(&rust)),
+        Side::new(cpython(pythons.default.clone(), "call")),
+    ];
+    if let Some(py314) = &pythons.py314 {
+        sides.push(Side::new(cpython(py314.clone(), "roundtrip")));
+    }
     let mut measured = sides::run(settings.rounds, sides)?.into_iter();
     let python = figure(measured.next(), "Python component", Unit::Us)?;
     let rust = figure(measured.next(), "Rust component", Unit::Us)?;
+    let native = figure(measured.next(), "native CPython, a plain call", Unit::Us)?;
     runtime.block_on(pool.shutdown());
-    Ok(Row::ratio(
-        "H. componentize-py seed: round trip of `heavy-calc(0)`, one worker",
-        python.clone(),
-        rust.clone(),
-        python.median / rust.median,
-        "Python/Rust",
-        Target::Info,
-        "info",
-    ))
+    let label = "H. componentize-py seed: round trip of `heavy-calc(0)`, one worker";
+    let versus = |baseline: Figure, ratio: &str| {
+        Row::ratio(
+            format!("{label}, vs {}", baseline.name),
+            python.clone(),
+            baseline.clone(),
+            python.median / baseline.median,
+            ratio,
+            Target::Info,
+            "info",
+        )
+    };
+    let interpreters = "Python 3.14 InterpreterPoolExecutor, one worker";
+    let mut rows = vec![versus(rust, "Python/Rust"), versus(native, "wpool/CPython")];
+    rows.push(match measured.next() {
+        Some(Measured::Rounds(r)) => versus(Figure::new(interpreters, Unit::Us, r), "wpool/Python"),
+        Some(Measured::Skipped(reason)) => Row::skipped(
+            format!("{label}, vs {interpreters}"),
+            python.clone(),
+            interpreters,
+            reason,
+            "info",
+        ),
+        None => Row::skipped(
+            format!("{label}, vs {interpreters}"),
+            python.clone(),
+            interpreters,
+            "no Python 3.14 (pass --python314 PATH)".to_owned(),
+            "info",
+        ),
+    });
+    Ok(rows)
+}
+
+/// One round of `driver.py call|roundtrip COUNT` with `python`: µs per call.
+fn run_per_call(python: &Path, kind: &str, dir: &Path, calls: usize) -> Result<f64> {
+    let answer = driver_json(python, &[kind, &calls.to_string()], dir)?;
+    answer["us"].as_f64().context("no `us`")
 }
 
 /// `heavy_calc(n)` × 4 on every core: the component in wpool against the
@@ -375,14 +438,27 @@ pub(crate) fn run_driver(
     tasks: usize,
     expected: u64,
 ) -> Result<f64> {
+    let args = [
+        kind,
+        &workers.to_string(),
+        &n.to_string(),
+        &tasks.to_string(),
+    ];
+    let answer = driver_json(python, &args, dir)?;
+    let results = answer["results"].as_array().context("no `results`")?;
+    ensure!(
+        results.len() == tasks && results.iter().all(|r| r.as_u64() == Some(expected)),
+        "CPython's heavy_calc({n}) = {results:?}, expected {expected}"
+    );
+    answer["ms"].as_f64().context("no `ms`")
+}
+
+/// Runs `driver.py ARGS` with `python` in `dir` and reads the JSON it
+/// prints; exit status 3 (unavailable) is a [`Skipped`] side.
+fn driver_json(python: &Path, args: &[&str], dir: &Path) -> Result<serde_json::Value> {
     let output = Command::new(python)
         .arg("driver.py")
-        .args([
-            kind,
-            &workers.to_string(),
-            &n.to_string(),
-            &tasks.to_string(),
-        ])
+        .args(args)
         .current_dir(dir)
         .env("PYTHONPATH", dir)
         .output();
@@ -395,24 +471,19 @@ pub(crate) fn run_driver(
         Some(0) => {}
         Some(3) => return Err(Skipped(stderr.trim().to_owned()).into()),
         _ => bail!(
-            "`{} driver.py {kind}` failed ({}): {}",
+            "`{} driver.py {}` failed ({}): {}",
             python.display(),
+            args.join(" "),
             output.status,
             stderr.trim()
         ),
     }
-    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).with_context(|| {
+    serde_json::from_slice(&output.stdout).with_context(|| {
         format!(
             "driver.py printed no JSON: {}",
             String::from_utf8_lossy(&output.stdout)
         )
-    })?;
-    let results = answer["results"].as_array().context("no `results`")?;
-    ensure!(
-        results.len() == tasks && results.iter().all(|r| r.as_u64() == Some(expected)),
-        "CPython's heavy_calc({n}) = {results:?}, expected {expected}"
-    );
-    answer["ms"].as_f64().context("no `ms`")
+    })
 }
 
 /// One side's figure; an error when it was skipped (sides that may be
