@@ -26,25 +26,46 @@ pub(crate) async fn put_once(
     Ok(true)
 }
 
-/// Reads the object `key` and checks that its SHA-256 is `key`.
+/// Reads of an object tried before its failure is final: a server that
+/// restarts or a leader that moves fails a read or two.
+const READ_ATTEMPTS: u32 = 3;
+
+/// Reads the object `key` and checks that its SHA-256 is `key`; a failed
+/// read is tried again (after 0.2 s, then 0.4 s) before it is an error.
 pub(crate) async fn get_checked(
     store: &ObjectStore,
     bucket: &str,
     key: &str,
 ) -> Result<Vec<u8>, ClusterError> {
-    let mut object = store
-        .get(key)
-        .await
-        .map_err(|e| ClusterError::object("get", bucket, key, e))?;
-    let mut bytes = Vec::new();
-    object
-        .read_to_end(&mut bytes)
-        .await
-        .map_err(|e| ClusterError::object("get", bucket, key, e))?;
+    let mut attempt = 1;
+    let bytes = loop {
+        match read(store, key).await {
+            Ok(bytes) => break bytes,
+            Err(e) if attempt < READ_ATTEMPTS => {
+                tracing::debug!(
+                    bucket,
+                    key,
+                    attempt,
+                    "object read failed, trying again: {e}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(200 << (attempt - 1))).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(ClusterError::object("get", bucket, key, e)),
+        }
+    };
     let actual = sha256_hex(&bytes);
     if actual != key {
         let e = format!("its content hashes to {actual}");
         return Err(ClusterError::object("verify", bucket, key, e));
     }
+    Ok(bytes)
+}
+
+/// One read of the object `key`, whole.
+async fn read(store: &ObjectStore, key: &str) -> Result<Vec<u8>, async_nats::Error> {
+    let mut object = store.get(key).await?;
+    let mut bytes = Vec::new();
+    object.read_to_end(&mut bytes).await?;
     Ok(bytes)
 }

@@ -30,9 +30,11 @@ pub struct WorkerInfo {
 pub struct Status {
     /// Live workers, by name.
     pub workers: Vec<WorkerInfo>,
-    /// Tasks waiting on the queue, not yet delivered to a worker.
+    /// Task messages waiting on the queue, not yet delivered to a worker
+    /// (a message carries one task, or a batch of up to 100 in a job of
+    /// 1,000 tasks or more).
     pub pending: u64,
-    /// Tasks delivered to a worker and not yet acknowledged.
+    /// Task messages delivered to a worker and not yet acknowledged.
     pub running: u64,
 }
 
@@ -63,7 +65,7 @@ impl Cluster {
         Ok(workers)
     }
 
-    /// Live workers, tasks waiting and tasks running.
+    /// Live workers, task messages waiting and task messages running.
     ///
     /// # Errors
     ///

@@ -12,7 +12,7 @@ use wpool_cluster::{Cluster, ConnectConfig};
 /// Cluster commands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum ClusterCommand {
-    /// List live workers (slots, busy), tasks pending and running.
+    /// List live workers (slots, busy) and the task messages pending and running.
     Status(StatusArgs),
 }
 
@@ -79,7 +79,7 @@ impl ClusterCommand {
             }
             writeln!(
                 out,
-                "{} worker(s); tasks: {} pending, {} running",
+                "{} worker(s); task messages (1 to 100 tasks each): {} pending, {} running",
                 status.workers.len(),
                 status.pending,
                 status.running

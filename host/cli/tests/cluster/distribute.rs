@@ -27,7 +27,10 @@ fn two_workers_give_the_local_values() {
     let many = job(
         dir.path(),
         "many.toml",
-        "[[task]]\nguest = \"heavy_calc\"\ncall = \"heavy-calc\"\neach = { range = [0, 500000, 1000] }\n",
+        // About 2 s of work in all: long enough that both workers pull some
+        // even when the machine is busy (with a tenth of it, one worker
+        // could finish everything before the other's first pull).
+        "[[task]]\nguest = \"heavy_calc\"\ncall = \"heavy-calc\"\neach = { range = [0, 5000000, 10000] }\n",
     );
     let remote = by_index(run_nats(&nats.url, &many, &[]).success().json_lines(), 500);
     let local = by_index(
