@@ -273,6 +273,25 @@ impl Submission {
         Ok(Published { ack, subject })
     }
 
+    /// Removes the job's results from the result stream. `run` calls it
+    /// once it has read what it needed: results would otherwise stay for
+    /// the stream's max age (24 h), and a long-lived server would keep every
+    /// job's. A result that arrives later (a task that ran twice) expires
+    /// with the max age.
+    ///
+    /// # Errors
+    ///
+    /// When the purge request fails.
+    pub async fn forget_results(&self) -> Result<(), ClusterError> {
+        let stream = self.cluster.results().await?;
+        stream
+            .purge()
+            .filter(names::result_subject(&self.id))
+            .await
+            .map_err(|e| ClusterError::request("cannot remove the job's results", e))?;
+        Ok(())
+    }
+
     /// Withdraws the job's tasks that no worker has acknowledged yet.
     ///
     /// # Errors

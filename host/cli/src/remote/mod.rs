@@ -226,6 +226,10 @@ pub(crate) async fn execute(
             },
         }
     }
+    // Every result this run will use was read: the server need not keep them.
+    if let Err(e) = submission.forget_results().await {
+        tracing::warn!("cannot remove the job's results from the server: {e}");
+    }
     drop(tasks_by_index);
     while let Some(done) = fetchers.join_next().await {
         if let Err(e) = done

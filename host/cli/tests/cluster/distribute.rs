@@ -50,6 +50,12 @@ fn two_workers_give_the_local_values() {
     let nodes: BTreeSet<&str> = remote.iter().map(|r| r["node"].as_str().unwrap()).collect();
     assert_eq!(nodes, BTreeSet::from(["a", "b"]), "both workers ran tasks");
     assert!(local.iter().all(|r| r.get("node").is_none()));
+    // Each run removed its results from the server once it had them.
+    let kept = nats.inspect(async |js| {
+        let mut stream = js.get_stream("WPOOL_RESULTS").await.expect("result stream");
+        stream.info().await.expect("stream info").state.messages
+    });
+    assert_eq!(kept, 0, "results left on the server");
 }
 
 /// A second run of the same job uploads nothing: the guest object store's
