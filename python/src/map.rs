@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -182,11 +182,12 @@ impl MapWaiter {
     }
 }
 
-/// Starts a map of `inputs` (checked already) and gives its results.
+/// Starts a map of `inputs` (checked already) and gives its results;
+/// reading past `deadline` raises `TimeoutError`.
 pub(crate) fn start(
     stream: BoxStream<'static, Item>,
     total: usize,
-    timeout: Option<Duration>,
+    deadline: Option<Instant>,
     shape: Option<Arc<Shape>>,
     make_error: Py<PyAny>,
 ) -> MapResults {
@@ -218,7 +219,7 @@ pub(crate) fn start(
         total,
         // Nothing to read: reading has ended before it began.
         read: Mutex::new((0, total == 0)),
-        deadline: timeout.map(|t| Instant::now() + t),
+        deadline,
         shape,
         make_error,
     }

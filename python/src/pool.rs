@@ -9,7 +9,7 @@
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::{FutureExt, StreamExt};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
@@ -259,6 +259,9 @@ impl PyPool {
                 })
             })
             .transpose()?;
+        // From the call, as `Executor.map`'s clock starts before it submits:
+        // converting the inputs counts.
+        let deadline = timeout.map(|t| Instant::now() + t);
         let mut calls = Vec::new();
         for (index, args) in inputs.try_iter()?.enumerate() {
             let args = args?;
@@ -288,7 +291,7 @@ impl PyPool {
         Ok(map::start(
             stream,
             total,
-            timeout,
+            deadline,
             guest.shape(func),
             self.make_error.clone_ref(py),
         ))

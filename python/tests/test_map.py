@@ -140,6 +140,14 @@ def test_buffersize_reads_inputs_lazily(ex, calc):
         ex.map(calc.heavy_calc, [1], buffersize=0)
 
 
+def test_amap_checks_its_inputs_when_called(ex, calc):
+    # Before any iteration, with no event loop: as `map` does.
+    before = next_task_number(ex, calc)
+    with pytest.raises(TypeError, match="input 1"):
+        ex.amap(calc.heavy_calc, [1, "x"])
+    assert next_task_number(ex, calc) == before + 1
+
+
 def test_amap_checks_first_and_stops_at_a_failure(hostile, calc):
     async def main():
         with wpool.WasmPoolExecutor(1, memory=32 << 20) as ex:

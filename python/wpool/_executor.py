@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import collections
 import itertools
@@ -228,7 +229,14 @@ class WasmPoolExecutor(Executor):
         Cancelling the awaiting task cancels the pool task if it has not
         started. Arguments are checked as for `submit`.
         """
-        loaded = self._loaded_export(fn)
+        if isinstance(fn, Export) and fn._guest not in self._by_guest:
+            # The first use compiles the guest (seconds for a big one, a
+            # fraction of one from the compile cache): not on the event loop.
+            loaded = await asyncio.get_running_loop().run_in_executor(
+                None, self._loaded_export, fn
+            )
+        else:
+            loaded = self._loaded_export(fn)
         if kwargs:
             args = fn._bind(args, kwargs)
         # Queued under the lock, as `submit` does: a call racing `shutdown`
@@ -316,27 +324,21 @@ class WasmPoolExecutor(Executor):
 
         return results()
 
-    async def amap(
+    def amap(
         self, fn: Export, /, *iterables: Iterable[Any], ordered: bool = False
     ) -> AsyncIterator[Any]:
         """Runs ``fn`` over the zipped iterables, in batches as `map` does,
-        and yields the results as they complete (in input order with
-        ``ordered=True``).
+        and returns an async iterator of the results as they complete (in
+        input order with ``ordered=True``).
 
-        Every input is checked first (`TypeError`, nothing runs). The first
-        failure raises from the iterator; leaving the loop early cancels
-        the calls that have not started.
+        Every input is checked here, when `amap` is called (`TypeError`,
+        nothing runs), as `map` does. The first failure raises from the
+        iterator; leaving the loop early cancels the calls that have not
+        started.
         """
-        results = self._map(self._loaded_export(fn), fn, iterables, None, ordered)
-        try:
-            while True:
-                group = await results.next_group()
-                if not group:
-                    return
-                for value in group:
-                    yield value
-        finally:
-            results.close()
+        return _results_as_they_come(
+            self._map(self._loaded_export(fn), fn, iterables, None, ordered)
+        )
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Refuses new tasks, then (with ``wait``) waits for every submitted
@@ -384,6 +386,19 @@ class WasmPoolExecutor(Executor):
     def __repr__(self) -> str:
         state = "shut down" if self._shutdown else "running"
         return f"<WasmPoolExecutor workers={self.max_workers} {state}>"
+
+
+async def _results_as_they_come(results: _wpool.MapResults) -> AsyncIterator[Any]:
+    """`amap`'s iterator: the results of a started map, group by group."""
+    try:
+        while True:
+            group = await results.next_group()
+            if not group:
+                return
+            for value in group:
+                yield value
+    finally:
+        results.close()
 
 
 _default: WasmPoolExecutor | None = None
