@@ -59,14 +59,15 @@
 //!    guest, limits and function; a batch that is not full waits up to 10
 //!    ms for more ([`Submission::batch_linger`]), so that tasks released
 //!    one by one as earlier results come back still travel together.
-//! 2. A worker pulls at most as many messages as it has free slots, with
-//!    pull requests that expire within half a second, fetches the guest by
+//! 2. A worker pulls as many messages as fit its free slots (slots count
+//!    tasks: a message of `n` tasks holds `n` of them, or all), with pull
+//!    requests that expire within half a second, fetches the guest by
 //!    hash (checking the hash) and compiles it once per process, runs the
 //!    message's tasks in a local pool with the job's limits (a batch goes
 //!    to the pool in batches of its own, [`wpool::Pool::enqueue_batch`],
 //!    spread over all its slots), and sends in-progress acks every third
-//!    of the ack wait while they run. It holds at most `slots` messages,
-//!    so at most `slots` × the batch size tasks.
+//!    of the ack wait while they run. It holds about `slots` tasks: one
+//!    batch at most when a batch is bigger than its slots.
 //! 3. It publishes the results as they finish, a few per message (a JSON
 //!    array; those finished within 2 ms of each other travel together),
 //!    waits for the server to store them all, and only then acknowledges

@@ -154,6 +154,12 @@ async fn setup(
 /// Pulls while not stopped: each pull asks for as many tasks as there are
 /// free slots and expires quickly, so that stopping never strands a task
 /// in flight to this worker.
+///
+/// Slots count tasks, not messages: a message of `n` tasks (a batch) holds
+/// up to `n` slots until it is done, so a worker holds about as many tasks
+/// as it has slots (one batch beyond, at most, when a batch is bigger than
+/// its slots). A pull asks for as many messages as fit the free slots at
+/// the size of the last message seen.
 async fn pull_loop(
     consumer: Consumer<pull::Config>,
     executor: Shared,
@@ -161,28 +167,37 @@ async fn pull_loop(
 ) -> WorkerStats {
     let slots = Arc::new(Semaphore::new(executor.slots));
     let busy = Arc::new(AtomicUsize::new(0));
+    // Messages whose tasks are running (holding slots).
+    let held_messages = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
     let draining = Arc::new(AtomicBool::new(false));
     let mut running = JoinSet::new();
+    // Tasks in the last message pulled: how many slots the next will want
+    // (unknown at first: the first pull waits for every slot and asks for
+    // one message).
+    let mut message_size = usize::MAX;
     refresh(&executor, &busy, &draining).await;
     tracing::info!(name = %executor.name, slots = executor.slots, "worker ready");
     let heartbeat = tokio::spawn(heartbeat(executor.clone(), busy.clone(), draining.clone()));
     loop {
-        let first = tokio::select! {
-            permit = slots.clone().acquire_owned() => match permit {
+        // The slots the next message will want, free together, before a
+        // pull (a batch bigger than the slots waits for all of them).
+        let need = message_size.min(executor.slots).max(1);
+        let mut free = tokio::select! {
+            permit = slots.clone().acquire_many_owned(need as u32) => match permit {
                 Ok(permit) => permit,
                 Err(_) => break,
             },
             _ = stopped.wait_for(|s| *s) => break,
         };
-        // Every slot free now, not just one: one pull for all of them.
-        let mut permits = vec![first];
-        while let Ok(permit) = slots.clone().try_acquire_owned() {
-            permits.push(permit);
+        // Every slot free now: one pull for all of them.
+        while let Ok(more) = slots.clone().try_acquire_owned() {
+            free.merge(more);
         }
+        let wanted = (free.num_permits() / message_size).max(1);
         let batch = consumer
             .batch()
-            .max_messages(permits.len())
+            .max_messages(wanted)
             .expires(Duration::from_millis(500))
             .messages()
             .await;
@@ -204,17 +219,33 @@ async fn pull_loop(
                     break;
                 }
             };
-            let Some(permit) = permits.pop() else {
-                tracing::error!("the server sent more tasks than asked for");
-                break;
-            };
+            // Its slots: from this pull's, then any freed since; a message
+            // that finds none (more than asked for came) runs anyway.
+            message_size = tasks_in(&message);
+            let want = message_size.min(executor.slots);
+            let mut held = free
+                .split(want.min(free.num_permits()))
+                .expect("no more than there are");
+            while held.num_permits() < want
+                && let Ok(more) = slots.clone().try_acquire_owned()
+            {
+                held.merge(more);
+            }
             let executor = executor.clone();
             let busy = busy.clone();
             let done = done.clone();
-            busy.fetch_add(1, Ordering::Relaxed);
+            busy.fetch_add(held.num_permits(), Ordering::Relaxed);
+            let running_now = held_messages.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::info!(
+                tasks = message_size,
+                slots = held.num_permits(),
+                messages = running_now,
+                "message taken"
+            );
             let slot = Busy {
                 busy,
-                _permit: permit,
+                messages: held_messages.clone(),
+                permit: held,
             };
             running.spawn(async move {
                 match executor.handle(message, Box::new(slot)).await {
@@ -243,16 +274,32 @@ async fn pull_loop(
     }
 }
 
-/// A slot in use: frees the slot and counts the task out when dropped.
+/// The slots a message holds: frees them and counts them out when dropped.
 struct Busy {
     busy: Arc<AtomicUsize>,
-    _permit: tokio::sync::OwnedSemaphorePermit,
+    messages: Arc<AtomicUsize>,
+    permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        self.busy.fetch_sub(1, Ordering::Relaxed);
+        self.busy
+            .fetch_sub(self.permit.num_permits(), Ordering::Relaxed);
+        self.messages.fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+/// How many tasks a task message carries, from its `Nats-Msg-Id`
+/// (`<job>.<first>+<count>`); 1 when it does not say.
+fn tasks_in(message: &async_nats::jetstream::Message) -> usize {
+    message
+        .headers
+        .as_ref()
+        .and_then(|headers| headers.get("Nats-Msg-Id"))
+        .and_then(|id| id.as_str().rsplit_once('+'))
+        .and_then(|(_, count)| count.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1)
 }
 
 /// Keeps this worker's registry entry fresh (the first refresh is done

@@ -220,3 +220,39 @@ fn tasks_that_trickle_in_travel_in_full_batches() {
     assert_eq!(messages, 2, "10 tasks in batches of 5: {tasks:?}");
     assert_eq!(tasks, [5, 5]);
 }
+
+/// Slots count tasks: a 2-slot worker given a 1,000-task job (messages of
+/// 10 tasks) runs one message at a time, not one per slot (its log says
+/// how many messages were running whenever it took one).
+#[test]
+fn a_worker_holds_about_as_many_tasks_as_it_has_slots() {
+    let nats = Nats::start();
+    let mut a = Worker::start(&nats.url, "a", 2);
+    let dir = tempfile::tempdir().unwrap();
+    let path = job(
+        dir.path(),
+        "thousand.toml",
+        "[[task]]\nguest = \"heavy_calc\"\ncall = \"heavy-calc\"\neach = { range = [100000, 101000] }\n",
+    );
+    by_index(run_nats(&nats.url, &path, &[]).success().json_lines(), 1000);
+    let mut taken = Vec::new();
+    while taken.iter().map(|(tasks, _)| tasks).sum::<usize>() < 1000 {
+        let line = a.wait_for("message taken");
+        let field = |name: &str| -> usize {
+            let at = line.find(&format!("{name}=")).expect("the field") + name.len() + 1;
+            line[at..]
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        taken.push((field("tasks"), field("messages")));
+    }
+    assert!(
+        taken.iter().all(|&(tasks, _)| tasks == 10),
+        "messages of 10: {taken:?}"
+    );
+    let most = taken.iter().map(|&(_, running)| running).max().unwrap();
+    assert_eq!(most, 1, "messages running at once on 2 slots: {taken:?}");
+}
