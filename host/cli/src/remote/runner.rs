@@ -45,9 +45,10 @@ pub(crate) struct RemoteTask {
     pub(crate) hold_permit: bool,
     pub(crate) reduce: Option<mpsc::Sender<Value>>,
     pub(crate) save: Option<SaveSpec>,
-    /// Files read and not yet published (uploaded): a few at a time, so a
-    /// job of big files never holds thousands of them in memory while
-    /// thousands of tasks are in flight.
+    /// Files read and not yet handed to the publisher (big ones uploaded,
+    /// small ones queued in a batch): a few at a time, so a job of big
+    /// files never holds thousands of them in memory while thousands of
+    /// tasks are in flight.
     pub(crate) staging: Arc<Semaphore>,
 }
 
@@ -81,8 +82,8 @@ impl Runner for RemoteTask {
                     }
                 },
             };
-            self.publish(index, label, args, permit, started).await;
-            drop(staged);
+            self.publish(index, label, args, permit, staged, started)
+                .await;
         }
         .boxed()
     }
@@ -101,6 +102,7 @@ impl RemoteTask {
         input: String,
         args: Vec<Value>,
         permit: OwnedSemaphorePermit,
+        staged: Option<OwnedSemaphorePermit>,
         started: Instant,
     ) {
         let key = index as u64;
@@ -120,7 +122,11 @@ impl RemoteTask {
             permit,
         };
         lock(&self.pending).insert(key, pending);
-        let published = match self.submission.publish(task).await {
+        let queued = self.submission.publish(task).await;
+        // The file's bytes are in the object store or in the batch being
+        // sent: the next file may be read while this one's batch lingers.
+        drop(staged);
+        let published = match queued {
             Ok(published) => published.confirm().await,
             Err(e) => Err(e),
         };
