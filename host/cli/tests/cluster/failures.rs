@@ -103,7 +103,9 @@ fn a_terminated_worker_drains() {
 
 /// A second SIGTERM while draining does not wait for a long task: the
 /// worker exits at once (130), and the task it held runs on another worker
-/// after the ack wait, once in the output.
+/// after the ack wait, once in the output. (One task: `run` publishes a
+/// job's tasks concurrently, so which of several a worker takes first is
+/// not fixed.)
 #[test]
 fn a_second_signal_stops_a_draining_worker_at_once() {
     let nats = Nats::start();
@@ -114,7 +116,7 @@ fn a_second_signal_stops_a_draining_worker_at_once() {
     let path = job(
         dir.path(),
         "long.toml",
-        "[pool]\ntimeout = \"12s\"\n\n[[task]]\nguest = \"heavy_calc\"\ncall = \"heavy-calc\"\neach = [300000000000, 1]\n",
+        "[pool]\ntimeout = \"12s\"\n\n[[task]]\nguest = \"heavy_calc\"\ncall = \"heavy-calc\"\nargs = [300000000000]\n",
     );
     let url = nats.url.clone();
     let run = std::thread::spawn(move || run_nats(&url, &path, &["--timeout", "120s"]));
@@ -127,7 +129,7 @@ fn a_second_signal_stops_a_draining_worker_at_once() {
     assert_eq!(status.code(), Some(130), "{}", a.log.join("\n"));
     // Another worker takes what `a` held.
     let _b = Worker::start(&nats.url, "b", 2);
-    let records = by_index(run.join().unwrap().status(1).json_lines(), 2);
+    let records = by_index(run.join().unwrap().status(1).json_lines(), 1);
     let held = &records[0];
     assert_eq!(held["node"], "b", "{records:?}");
     assert_eq!(held["error"]["kind"], "timeout", "{records:?}");
