@@ -10,7 +10,7 @@
 #     `pip install ./python` does), tested with pytest (python/test.sh) on
 #     the machine's Python, then on CPython 3.14 when there is one
 #     (bench/python314.sh finds it, or installs it with
-#     ../shared/tools/python314.sh): one abi3 build for both.
+#     scripts/install-python314.sh; in CI it must): one abi3 build for both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS=0
@@ -32,6 +32,9 @@ if [ -n "$py314" ]; then
             --python-version 3.14 --implementation cp --only-binary=:all: pytest
     fi
     PYTHONPATH="$(cd "$deps" && pwd)" PYTHON="$py314" bash python/test.sh
+elif [ "${CI:-}" = true ]; then
+    echo "CI: no CPython 3.14 could be installed (scripts/install-python314.sh)" >&2
+    exit 1
 else
     echo "(no CPython 3.14 here: the Python tests ran on $(python3 --version) only)"
 fi

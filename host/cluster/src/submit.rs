@@ -284,12 +284,12 @@ impl Submission {
     /// When the purge request fails.
     pub async fn forget_results(&self) -> Result<(), ClusterError> {
         let stream = self.cluster.results().await?;
-        stream
-            .purge()
-            .filter(names::result_subject(&self.id))
-            .await
-            .map_err(|e| ClusterError::request("cannot remove the job's results", e))?;
-        Ok(())
+        purge(
+            &stream,
+            names::result_subject(&self.id),
+            "cannot remove the job's results",
+        )
+        .await
     }
 
     /// Withdraws the job's tasks that no worker has acknowledged yet.
@@ -299,13 +299,23 @@ impl Submission {
     /// When the purge request fails.
     pub async fn cancel(&self) -> Result<(), ClusterError> {
         let stream = self.cluster.tasks().await?;
-        stream
-            .purge()
-            .filter(names::task_subject(&self.id))
-            .await
-            .map_err(|e| ClusterError::request("cannot withdraw the job's tasks", e))?;
-        Ok(())
+        purge(
+            &stream,
+            names::task_subject(&self.id),
+            "cannot withdraw the job's tasks",
+        )
+        .await
     }
+}
+
+/// Removes every message on `subject` from `stream`.
+async fn purge(stream: &Stream, subject: String, what: &'static str) -> Result<(), ClusterError> {
+    stream
+        .purge()
+        .filter(subject)
+        .await
+        .map_err(|e| ClusterError::request(what, e))?;
+    Ok(())
 }
 
 impl Results {
