@@ -169,6 +169,36 @@ async fn nothing_is_granted_by_default() {
     assert_eq!(args.value, Value::List(vec![]));
 }
 
+/// Grants without folders give a WASI context built on the guest's first
+/// WASI call: a fresh instance per task still sees its environment and
+/// arguments and has its stdout captured, after tasks that made no WASI call.
+#[tokio::test]
+async fn grants_reach_every_fresh_instance() {
+    let pool = wpool_tests::builder(1)
+        .instance_mode(wpool::InstanceMode::Fresh)
+        .stdio_limit(4096)
+        .build()
+        .unwrap();
+    let grants = Grants::new().env("MODE", "fast").arg("hostile");
+    let g = pool
+        .load(Guest::file(guest_path("hostile")).grants(grants))
+        .unwrap();
+    for round in 0..3u64 {
+        let pure = pool.submit(&g, "ok", round).await.unwrap();
+        assert!(pure.stdout.is_empty(), "round {round}");
+        let mode = pool.submit(&g, "env-var", "MODE").await.unwrap();
+        assert_eq!(mode.value, Value::from("fast"), "round {round}");
+        let args = pool.submit(&g, "args", ()).await.unwrap();
+        assert_eq!(
+            args.value,
+            Value::List(vec![Value::from("hostile")]),
+            "round {round}"
+        );
+        let printed = pool.submit(&g, "flood-stdout", 10u64).await.unwrap();
+        assert_eq!(printed.stdout, b"yyyyyyyyyy", "round {round}");
+    }
+}
+
 #[tokio::test]
 async fn grants_allow_exactly_what_they_say() {
     let dir = tempfile::tempdir().unwrap();

@@ -67,18 +67,11 @@ impl Runtime {
         wasmtime_wasi::p1::add_to_linker_sync(&mut module_linker, StoreState::p1)
             .map_err(engine_err("linking WASI preview 1"))?;
         let module_imports = {
-            let state = StoreState::new(
-                &crate::grants::Grants::default(),
-                false,
-                64 << 10,
-                0,
-                Arc::default(),
-                None,
-            )
-            .map_err(|e| BuildError::Engine {
-                what: "listing WASI preview 1",
-                source: Box::new(e),
-            })?;
+            let state = StoreState::new(&Arc::default(), false, 64 << 10, 0, Arc::default(), None)
+                .map_err(|e| BuildError::Engine {
+                    what: "listing WASI preview 1",
+                    source: Box::new(e),
+                })?;
             let mut store = wasmtime::Store::new(&engine, state);
             module_linker
                 .iter(&mut store)
@@ -128,7 +121,7 @@ impl Runtime {
                 pre,
                 functions: compiled.functions,
                 imports: compiled.imports.into_iter().map(|i| i.name).collect(),
-                grants: guest.grants.clone(),
+                grants: Arc::new(guest.grants.clone()),
                 cache: compiled.cache,
                 wit: compiled.wit.map(Into::into),
             }),

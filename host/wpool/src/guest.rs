@@ -190,7 +190,7 @@ pub(crate) struct GuestInner {
     pub(crate) pre: Pre,
     pub(crate) functions: Vec<Function>,
     pub(crate) imports: Vec<String>,
-    pub(crate) grants: Grants,
+    pub(crate) grants: Arc<Grants>,
     pub(crate) cache: CacheStatus,
     pub(crate) wit: Option<Arc<str>>,
 }
