@@ -187,14 +187,15 @@ impl Pool {
                 .prepare(func, args.into_args())
                 .map_err(|e| task.error(ErrorKind::InvalidCall, e.message))
         });
-        let pool = self.clone();
-        async move {
-            let call = prepared?;
-            pool.enqueue(task, options.on_start, move |worker, task| {
+        // The job is built now and queued on the first poll: the future
+        // holds a boxed job, not the arguments (moving it costs less).
+        let staged = prepared.map(|call| {
+            stage(task, options.on_start, move |worker, task| {
                 exec::dynamic(worker, task, call)
             })
-            .await
-        }
+        });
+        let pool = self.clone();
+        async move { pool.send(staged?).await }
     }
 
     /// Calls a component function with typed arguments and a single typed
@@ -218,49 +219,18 @@ impl Pool {
         let checked = self
             .check_guest(&task)
             .and_then(|()| exec::typed_index(&task));
-        let pool = self.clone();
-        async move {
-            let export = checked?;
-            let output = pool
-                .run(task, move |worker, task| {
-                    exec::typed::<P, R>(worker, task, export, params)
-                })
-                .await?;
-            Ok(output)
-        }
-    }
-
-    /// Queues a job and waits for its reply.
-    async fn run<R: Send + 'static>(
-        &self,
-        task: TaskInfo,
-        f: impl FnOnce(&mut Worker, &TaskInfo) -> Result<R, TaskError> + Send + 'static,
-    ) -> Result<R, TaskError> {
-        self.enqueue(task, None, f).await?.await
-    }
-
-    /// Queues a job, waiting while the queue is full. `on_start` may cancel
-    /// it when a worker picks it up ([`TaskOptions::on_start`]).
-    async fn enqueue<R: Send + 'static>(
-        &self,
-        task: TaskInfo,
-        on_start: Option<StartHook>,
-        f: impl FnOnce(&mut Worker, &TaskInfo) -> Result<R, TaskError> + Send + 'static,
-    ) -> Result<Queued<R>, TaskError> {
-        let (tx, rx) = oneshot::channel();
-        let info = task.clone();
-        let job: Job = Box::new(move |worker: &mut Worker| {
-            if tx.is_closed() {
-                return; // the caller dropped the task before it started
-            }
-            if on_start.is_some_and(|start| !start()) {
-                let _ = tx.send(Err(
-                    info.error(ErrorKind::Cancelled, "was cancelled before it started")
-                ));
-                return;
-            }
-            let _ = tx.send(f(worker, &info));
+        let staged = checked.map(|export| {
+            stage(task, None, move |worker, task| {
+                exec::typed::<P, R>(worker, task, export, params)
+            })
         });
+        let pool = self.clone();
+        async move { pool.send(staged?).await?.await }
+    }
+
+    /// Queues a staged job, waiting while the queue is full.
+    async fn send<R>(&self, staged: Staged<R>) -> Result<Queued<R>, TaskError> {
+        let Staged { job, rx, task } = staged;
         if self.inner.queue.send(job).await.is_err() {
             return Err(task.error(ErrorKind::PoolClosed, "was not run: the pool is shut down"));
         }
@@ -295,16 +265,15 @@ impl Pool {
         guest: &LoadedGuest,
     ) -> impl Future<Output = Result<(), TaskError>> + Send + 'static {
         let task = self.task_info(guest, "__panic");
+        let staged = stage(
+            task,
+            None,
+            |_: &mut Worker, _: &TaskInfo| -> Result<(), TaskError> {
+                panic!("a deliberate panic inside wpool")
+            },
+        );
         let pool = self.clone();
-        async move {
-            pool.run(
-                task,
-                |_: &mut Worker, _: &TaskInfo| -> Result<(), TaskError> {
-                    panic!("a deliberate panic inside wpool")
-                },
-            )
-            .await
-        }
+        async move { pool.send(staged).await?.await }
     }
 
     /// How many worker threads have not exited yet: for wpool's tests of
@@ -326,4 +295,36 @@ impl std::fmt::Debug for Pool {
             .field("workers", &self.inner.workers)
             .finish_non_exhaustive()
     }
+}
+
+/// A task's job, built but not queued yet ([`Pool::send`] queues it).
+struct Staged<R> {
+    job: Job,
+    rx: oneshot::Receiver<Result<R, TaskError>>,
+    task: TaskInfo,
+}
+
+/// Builds the job that runs `f` for `task` on a worker and answers through
+/// a oneshot. `on_start` may cancel it when a worker picks it up
+/// ([`TaskOptions::on_start`]); a task whose caller is gone never runs.
+fn stage<R: Send + 'static>(
+    task: TaskInfo,
+    on_start: Option<StartHook>,
+    f: impl FnOnce(&mut Worker, &TaskInfo) -> Result<R, TaskError> + Send + 'static,
+) -> Staged<R> {
+    let (tx, rx) = oneshot::channel();
+    let info = task.clone();
+    let job: Job = Box::new(move |worker: &mut Worker| {
+        if tx.is_closed() {
+            return; // the caller dropped the task before it started
+        }
+        if on_start.is_some_and(|start| !start()) {
+            let _ = tx.send(Err(
+                info.error(ErrorKind::Cancelled, "was cancelled before it started")
+            ));
+            return;
+        }
+        let _ = tx.send(f(worker, &info));
+    });
+    Staged { job, rx, task }
 }
