@@ -65,6 +65,67 @@ async fn every_wit_type_round_trips() {
     }
 }
 
+/// Signatures of at most one scalar in and out are called through typed
+/// functions on the worker: every scalar type, both ways, at its limits,
+/// gives what the `Val` path gives (and what a typed call gives).
+#[tokio::test]
+async fn scalar_signatures_round_trip() {
+    let pool = pool(1, Duration::from_secs(10));
+    let g = pool.load(Guest::file(guest_path("echo"))).unwrap();
+    let cases = [
+        ("negate", "[false]", "true"),
+        ("neg32", "[-2147483647]", "2147483647"),
+        ("neg32", "[-2147483648]", "-2147483648"),
+        ("succ32", "[4294967295]", "0"),
+        ("succ32", "[41]", "42"),
+        ("neg64", "[9223372036854775807]", "-9223372036854775807"),
+        ("is-even", "[18446744073709551614]", "true"),
+        ("is-even", "[7]", "false"),
+        ("halve", "[5]", "2.5"),
+        ("halve", "[-0.5]", "-0.25"),
+        ("char-count", r#"["héllo €"]"#, "7"),
+        (
+            "to-text",
+            "[-9223372036854775808]",
+            r#""-9223372036854775808""#,
+        ),
+        ("upper", r#"[""]"#, r#""""#),
+        ("set-tick", "[41]", "null"),
+        ("tick", "[]", "41"),
+        ("tick", "[]", "42"),
+    ];
+    for (func, args, expected) in cases {
+        assert_eq!(
+            echo(&pool, &g, func, args).await,
+            expected,
+            "{func}({args})"
+        );
+    }
+    // Bad arguments are refused before the call, as on the `Val` path.
+    for (func, args) in [
+        ("neg32", "[2147483648]"),
+        ("succ32", "[-1]"),
+        ("is-even", r#"["2"]"#),
+        ("halve", "[]"),
+        ("tick", "[1]"),
+        ("char-count", "[3]"),
+    ] {
+        let got = echo(&pool, &g, func, args).await;
+        assert!(
+            got.starts_with("error invalid_call"),
+            "{func}({args}): {got}"
+        );
+    }
+    // The typed call agrees with the dynamic one.
+    let typed: f64 = pool.call(&g, "halve", (5.0f64,)).await.unwrap();
+    assert_eq!(typed, 2.5);
+    let typed: String = pool.call(&g, "to-text", (-7i64,)).await.unwrap();
+    assert_eq!(
+        echo(&pool, &g, "to-text", "[-7]").await,
+        format!("{typed:?}")
+    );
+}
+
 #[tokio::test]
 async fn result_err_is_a_guest_error() {
     let pool = pool(1, Duration::from_secs(10));

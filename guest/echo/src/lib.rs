@@ -1,6 +1,10 @@
 //! `echo`: every kind of WIT value, for the dynamic-call conversion tests.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 wit_bindgen::generate!({ world: "echo", path: "../wit" });
+
+static TICK: AtomicU32 = AtomicU32::new(0);
 
 struct Echo;
 
@@ -86,6 +90,42 @@ impl Guest for Echo {
 
     fn extremes() -> (u64, i64, i8, u16, f32, f64) {
         (u64::MAX, i64::MIN, i8::MIN, u16::MAX, 1.5, -0.25)
+    }
+
+    fn neg32(x: i32) -> i32 {
+        x.wrapping_neg()
+    }
+
+    fn succ32(x: u32) -> u32 {
+        x.wrapping_add(1)
+    }
+
+    fn neg64(x: i64) -> i64 {
+        x.wrapping_neg()
+    }
+
+    fn is_even(x: u64) -> bool {
+        x % 2 == 0
+    }
+
+    fn halve(x: f64) -> f64 {
+        x / 2.0
+    }
+
+    fn char_count(s: String) -> u64 {
+        s.chars().count() as u64
+    }
+
+    fn to_text(x: i64) -> String {
+        x.to_string()
+    }
+
+    fn set_tick(x: u32) {
+        TICK.store(x, Ordering::Relaxed);
+    }
+
+    fn tick() -> u32 {
+        TICK.fetch_add(1, Ordering::Relaxed)
     }
 }
 

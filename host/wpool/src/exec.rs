@@ -7,8 +7,7 @@ use wasmtime::component::{ComponentExportIndex, ComponentNamedList, Lift, Lower,
 use crate::convert::from_val;
 use crate::convert::to_val;
 use crate::error::{ErrorKind, TaskError};
-use crate::fast::BytesCall;
-use crate::function::{PreparedArgs, PreparedCall, Signature, module_value};
+use crate::function::{Function, PreparedArgs, PreparedCall, Signature, module_value};
 use crate::task::Output;
 use crate::value::Value;
 use crate::worker::{Instance, RunInfo, Slot, TaskInfo, Worker, fmt_size, with_stderr};
@@ -25,8 +24,8 @@ pub(crate) fn dynamic(
             let (status, info) = worker.execute(task, Some(io), |slot| run_command(slot, start));
             return command_output(worker, task, status, info);
         }
-        (args, sig) => worker.execute(task, None, |slot| {
-            invoke(slot, task, call.function, sig, func.fast, args)
+        (args, _) => worker.execute(task, None, |slot| {
+            invoke(slot, task, call.function, func, args)
         }),
     };
     let worker_index = info.worker;
@@ -57,17 +56,16 @@ fn invoke(
     slot: &mut Slot,
     task: &TaskInfo,
     position: usize,
-    sig: &Signature,
-    fast: Option<BytesCall>,
+    func: &Function,
     args: PreparedArgs,
 ) -> wasmtime::Result<Value> {
     let store = &mut slot.store;
-    match (&slot.instance, sig, args) {
+    match (&slot.instance, &func.sig, args) {
         (
             Instance::Component(instance),
             Signature::Component { index, .. },
             PreparedArgs::Bytes(bytes, extra),
-        ) => match fast {
+        ) => match func.fast {
             Some(call) => call.call(instance, store, index, bytes, extra),
             None => Err(wasmtime::format_err!(
                 "internal error: bytes prepared for a function without a typed shape"
@@ -82,6 +80,12 @@ fn invoke(
             },
             PreparedArgs::Component(values),
         ) => {
+            let missing =
+                || wasmtime::format_err!("export `{}` is missing from the instance", task.func);
+            if let Some(scalar) = func.scalar {
+                let f = slot.component_func(position, index).ok_or_else(missing)?;
+                return scalar.call(&f, &mut slot.store, params, &values);
+            }
             // Checked on the caller's thread; built here, on the worker.
             let args = params
                 .iter()
@@ -90,9 +94,7 @@ fn invoke(
                 .collect::<Result<SmallVec<[Val; 4]>, _>>()
                 .map_err(|e| wasmtime::format_err!("argument `{}`: {}", e.path, e.message))?;
             drop(values);
-            let f = slot.component_func(position, index).ok_or_else(|| {
-                wasmtime::format_err!("export `{}` is missing from the instance", task.func)
-            })?;
+            let f = slot.component_func(position, index).ok_or_else(missing)?;
             let mut out: SmallVec<[Val; 2]> = smallvec::smallvec![Val::Bool(false); results.len()];
             f.call(&mut slot.store, &args, &mut out)?;
             Ok(match out.len() {

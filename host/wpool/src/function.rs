@@ -11,6 +11,7 @@ use crate::batch::Pacer;
 use crate::convert::{self, describe};
 use crate::error::CallError;
 use crate::fast::BytesCall;
+use crate::scalar::ScalarCall;
 use crate::state::CommandIo;
 use crate::value::Value;
 
@@ -21,6 +22,9 @@ pub struct Function {
     pub(crate) sig: Signature,
     /// Set for byte-heavy signatures, called through a typed function.
     pub(crate) fast: Option<BytesCall>,
+    /// Set for signatures of at most one scalar in and out, called through a
+    /// typed function.
+    pub(crate) scalar: Option<ScalarCall>,
     /// What its calls cost, for sizing batches ([`crate::Pool::batch_size`]).
     pub(crate) pacer: Arc<Pacer>,
 }
@@ -69,6 +73,7 @@ impl Function {
         let params: Vec<(String, Type)> = func.params().map(|(n, t)| (n.to_owned(), t)).collect();
         let results: Vec<Type> = func.results().collect();
         let fast = BytesCall::detect(&params, &results);
+        let scalar = ScalarCall::detect(&params, &results);
         Function {
             name: name.into(),
             sig: Signature::Component {
@@ -77,6 +82,7 @@ impl Function {
                 results,
             },
             fast,
+            scalar,
             pacer: Arc::default(),
         }
     }
@@ -89,6 +95,7 @@ impl Function {
                 results: ty.results().collect(),
             },
             fast: None,
+            scalar: None,
             pacer: Arc::default(),
         }
     }
@@ -100,6 +107,7 @@ impl Function {
             name: COMMAND_FUNCTION.into(),
             sig: Signature::Command(start),
             fast: None,
+            scalar: None,
             pacer: Arc::default(),
         }
     }
