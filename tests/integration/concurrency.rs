@@ -298,3 +298,32 @@ async fn the_start_hook_decides_between_running_and_cancelled() {
         "the cancelled task never ran"
     );
 }
+
+/// Calls made one after another, each awaited before the next: the worker
+/// that just finished one checks the queue before it sleeps (its `spin`),
+/// so it takes the next call itself, and no sleeping worker has to wake.
+/// (Without the spin, the worker asleep longest is woken for each call: they
+/// alternate.) A worker checking the queue still stops when it closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_pool_answers_the_next_call_from_the_worker_that_is_awake() {
+    let pool = builder(2)
+        .spin(Duration::from_secs(30))
+        .build()
+        .expect("pool builds");
+    let calc = pool.load(Guest::builtin("heavy_calc")).unwrap();
+    let mut workers = Vec::new();
+    for n in 0..100u64 {
+        let out = pool.submit(&calc, "heavy-calc", n).await.unwrap();
+        assert_eq!(out.value.as_u64(), Some(heavy_calc(n)));
+        workers.push(out.worker);
+    }
+    let same = workers.windows(2).filter(|w| w[0] == w[1]).count();
+    assert!(
+        same >= 50,
+        "only {same} of 99 calls ran on the worker of the call before: {workers:?}"
+    );
+    // The last worker checks the queue for 30 s: closing it must end that.
+    tokio::time::timeout(Duration::from_secs(10), pool.shutdown())
+        .await
+        .expect("shutdown waited for a worker checking a closed queue");
+}

@@ -92,8 +92,21 @@ fn call(c: &mut Criterion) {
             })
         })
     });
+    // The same round trip with the idle worker sleeping at once: each call
+    // then waits for a thread to wake (the `spin` setting's baseline).
+    let sleeper = Pool::builder()
+        .workers(1)
+        .spin(Duration::ZERO)
+        .no_cache()
+        .build()
+        .expect("cannot build the pool");
+    let sleeper_calc = load(&sleeper, "heavy_calc");
+    group.bench_function("typed heavy_calc(1), no spin", |b| {
+        b.iter_custom(|iters| typed_calls(&rt, &sleeper, &sleeper_calc, iters))
+    });
     group.finish();
     rt.block_on(pool.shutdown());
+    rt.block_on(sleeper.shutdown());
 }
 
 fn instance(c: &mut Criterion) {

@@ -13,7 +13,7 @@ use crate::engine::{EngineOptions, Runtime, Ticker};
 use crate::error::BuildError;
 use crate::limits::{DEFAULT_MEMORY_LIMIT, DEFAULT_OUTPUT_LIMIT, DEFAULT_STDIO_LIMIT, Limits};
 use crate::pool::{Inner, Pool};
-use crate::worker::{InstanceMode, Worker};
+use crate::worker::{DEFAULT_SPIN, Idle, InstanceMode, Worker};
 
 static NEXT_POOL: AtomicU64 = AtomicU64::new(0);
 
@@ -34,6 +34,7 @@ pub struct PoolBuilder {
     cache_size: u64,
     pooling: bool,
     max_instances: u32,
+    spin: Duration,
 }
 
 impl Default for PoolBuilder {
@@ -53,6 +54,7 @@ impl Default for PoolBuilder {
             cache_size: DEFAULT_CACHE_SIZE,
             pooling: true,
             max_instances: 1000,
+            spin: DEFAULT_SPIN,
         }
     }
 }
@@ -123,6 +125,32 @@ impl PoolBuilder {
     /// sends every task on its own. Default: 128.
     pub fn map_batch(mut self, n: usize) -> Self {
         self.max_batch = n.max(1);
+        self
+    }
+
+    /// How long a worker that finds the queue empty, with every other worker
+    /// waiting too, keeps checking it before it sleeps. Default: 50 µs.
+    ///
+    /// A sleeping thread takes tens of microseconds to wake on many virtual
+    /// machines; a caller that awaits each result before making the next
+    /// call (a request loop, a Python script calling one task at a time)
+    /// would wait for that twice per call. Only the last worker to go idle
+    /// checks, so a busy pool never spins; a pool left idle burns at most
+    /// this much CPU once. `Duration::ZERO` turns it off, for a pool whose
+    /// callers need every core between calls (see the README's
+    /// Performance section).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = wpool::Pool::builder()
+    ///     .workers(2)
+    ///     .spin(Duration::ZERO)
+    ///     .build()?;
+    /// # Ok::<(), wpool::BuildError>(())
+    /// ```
+    pub fn spin(mut self, spin: Duration) -> Self {
+        self.spin = spin;
         self
     }
 
@@ -220,7 +248,11 @@ impl PoolBuilder {
         let abort = Arc::new(AtomicBool::new(false));
         let (tx, rx) = async_channel::bounded(self.queue.unwrap_or(64 * workers).max(1));
         let (exited, _) = watch::channel(());
-        let idle = Arc::new(AtomicUsize::new(0));
+        let idle = Idle {
+            count: Arc::new(AtomicUsize::new(0)),
+            workers,
+            spin: self.spin,
+        };
         for index in 0..workers {
             let worker = Worker::new(
                 index,

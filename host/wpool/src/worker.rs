@@ -103,6 +103,46 @@ pub(crate) struct RunInfo {
     pub(crate) stderr: Vec<u8>,
 }
 
+/// How long a worker that goes idle last checks the queue before it sleeps
+/// ([`crate::PoolBuilder::spin`]).
+pub(crate) const DEFAULT_SPIN: Duration = Duration::from_micros(50);
+
+/// The pool's idle workers, and when one checks the queue before
+/// sleeping: only when it is the last of the pool's `workers` to go idle,
+/// for at most `spin`.
+#[derive(Debug, Clone)]
+pub(crate) struct Idle {
+    /// How many of the pool's workers wait for a job.
+    pub(crate) count: Arc<AtomicUsize>,
+    pub(crate) workers: usize,
+    pub(crate) spin: Duration,
+}
+
+impl Idle {
+    /// A job taken from `queue` within the spin limit, or `None` (empty, or
+    /// closed) when the worker should block on it instead. `waiting` counts
+    /// the pool's idle workers, this one included.
+    fn take(&self, queue: &async_channel::Receiver<Job>, waiting: usize) -> Option<Job> {
+        if self.spin.is_zero() || waiting < self.workers {
+            return None;
+        }
+        let start = Instant::now();
+        loop {
+            match queue.try_recv() {
+                Ok(job) => return Some(job),
+                Err(async_channel::TryRecvError::Closed) => return None,
+                Err(async_channel::TryRecvError::Empty) => {}
+            }
+            if start.elapsed() >= self.spin {
+                return None;
+            }
+            for _ in 0..32 {
+                std::hint::spin_loop();
+            }
+        }
+    }
+}
+
 pub(crate) struct Worker {
     pub(crate) index: usize,
     engine: wasmtime::Engine,
@@ -112,8 +152,7 @@ pub(crate) struct Worker {
     /// Reused instances by guest id: a few per worker, so a list scanned
     /// from the most recently used end beats hashing.
     slots: Vec<(u64, Slot)>,
-    /// How many of the pool's workers wait for a job.
-    idle: Arc<AtomicUsize>,
+    idle: Idle,
     /// When the last task of the current job ended: the next task of the
     /// same job (a batch) starts then, without reading the clock again.
     /// Cleared between jobs.
@@ -128,7 +167,7 @@ impl Worker {
         limits: Arc<Limits>,
         mode: InstanceMode,
         abort: Arc<AtomicBool>,
-        idle: Arc<AtomicUsize>,
+        idle: Idle,
         ticker: Arc<Ticker>,
     ) -> Self {
         Worker {
@@ -147,9 +186,12 @@ impl Worker {
     /// The worker thread's loop: runs jobs until the queue is closed and empty.
     pub(crate) fn run(mut self, queue: async_channel::Receiver<Job>) {
         loop {
-            self.idle.fetch_add(1, Ordering::Relaxed);
-            let next = queue.recv_blocking();
-            self.idle.fetch_sub(1, Ordering::Relaxed);
+            let waiting = self.idle.count.fetch_add(1, Ordering::Relaxed) + 1;
+            let next = match self.idle.take(&queue, waiting) {
+                Some(job) => Ok(job),
+                None => queue.recv_blocking(),
+            };
+            self.idle.count.fetch_sub(1, Ordering::Relaxed);
             let Ok(job) = next else { break };
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut self)));
             self.last_end = None;
@@ -168,7 +210,7 @@ impl Worker {
 
     /// Whether another worker waits for a job (so the queue is empty).
     pub(crate) fn others_idle(&self) -> bool {
-        self.idle.load(Ordering::Relaxed) > 0
+        self.idle.count.load(Ordering::Relaxed) > 0
     }
 
     pub(crate) fn limits(&self) -> &Limits {

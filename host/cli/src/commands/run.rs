@@ -91,7 +91,7 @@ impl RunArgs {
         let overrides = Overrides {
             workers: self.workers,
         };
-        let plan = match plan::build(&job, &overrides, self.cache.apply(Pool::builder())) {
+        let plan = match plan::build(&job, &overrides, self.cache.apply(batch_pool())) {
             Ok(plan) => plan,
             Err(PlanError::Job(e)) => {
                 eprintln!("error: {e}");
@@ -325,4 +325,13 @@ async fn next_signal(
         Some(signals) => signals.recv().await,
         None => std::future::pending().await,
     }
+}
+
+/// The pool a local run starts from. A run feeds its workers from its own
+/// threads (inputs, fetches, records), which need every core between tasks:
+/// its workers sleep as soon as the queue is empty rather than checking it
+/// for a while (`PoolBuilder::spin`, which helps callers that await one call
+/// at a time: `wpool run` of 200,000 tiny tasks went 10% faster without it).
+fn batch_pool() -> wpool::PoolBuilder {
+    Pool::builder().spin(Duration::ZERO)
 }
