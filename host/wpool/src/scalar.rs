@@ -2,7 +2,8 @@
 //!
 //! A dynamic call through wasmtime's `Val`s rebuilds the function's type,
 //! checks every value against it and lifts its results through a boxed
-//! iterator: most of what a tiny task costs on its worker. The most common
+//! iterator: most of what a dynamic call adds to a typed one on the worker
+//! (a profile of 64 submitters' tiny calls, 2026-12-02). The most common
 //! small signatures — at most one parameter and at most one result, each a
 //! `bool`, `s32`, `u32`, `s64`, `u64`, `f64` or `string` (`func(n: u64) ->
 //! u64`, `func(s: string) -> bool`, …) — are called here through a typed
