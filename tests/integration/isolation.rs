@@ -298,3 +298,41 @@ async fn a_spinning_start_function_is_timed_out_by_the_tasks_own_timeout() {
         "{err}"
     );
 }
+
+/// A fresh instance per task, in a pool with room for one instance: each
+/// task's instance is freed (after its reply) before the next is made,
+/// whether the task returned or trapped, and inside one `map` batch too.
+/// (The module has a memory, so the pool's one memory slot is the limit.)
+#[tokio::test]
+async fn fresh_instances_free_their_slot_before_the_next_task() {
+    use futures::StreamExt;
+    const BUMP_OR_TRAP: &str = r#"(module
+      (memory 1)
+      (global $n (mut i32) (i32.const 0))
+      (func (export "bump") (param $trap i32) (result i32)
+        local.get $trap
+        if unreachable end
+        global.get $n i32.const 1 i32.add global.set $n global.get $n))"#;
+    let pool = wpool_tests::builder(1)
+        .instance_mode(wpool::InstanceMode::Fresh)
+        .max_instances(1)
+        .build()
+        .unwrap();
+    let g = pool.load(Guest::bytes("bump", BUMP_OR_TRAP)).unwrap();
+    for round in 0..3 {
+        let out = pool.submit(&g, "bump", 0i32).await.unwrap();
+        assert_eq!(out.value, Value::from(1i64), "round {round}");
+        let err = pool.submit(&g, "bump", 1i32).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Trap, "round {round}: {err}");
+    }
+    let inputs = (0..500).map(|i| i32::from(i % 7 == 3));
+    let results: Vec<_> = pool.map(&g, "bump", inputs).collect().await;
+    assert_eq!(results.len(), 500);
+    for (i, result) in results.into_iter().enumerate() {
+        match result {
+            Ok(out) if i % 7 != 3 => assert_eq!(out.value, Value::from(1i64), "task {i}"),
+            Err(e) if i % 7 == 3 => assert_eq!(e.kind(), ErrorKind::Trap, "task {i}: {e}"),
+            other => panic!("task {i}: {other:?}"),
+        }
+    }
+}

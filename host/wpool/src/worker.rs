@@ -157,6 +157,11 @@ pub(crate) struct Worker {
     /// same job (a batch) starts then, without reading the clock again.
     /// Cleared between jobs.
     last_end: Option<Instant>,
+    /// The instance of the last task that does not keep one (a fresh
+    /// instance, a command, a failure): freed once the job's reply is sent,
+    /// or before the next instance is made, so the caller does not wait
+    /// for the memory reset.
+    spent: Option<Slot>,
     _ticker: Arc<Ticker>,
 }
 
@@ -179,6 +184,7 @@ impl Worker {
             slots: Vec::new(),
             idle,
             last_end: None,
+            spent: None,
             _ticker: ticker,
         }
     }
@@ -195,6 +201,7 @@ impl Worker {
             let Ok(job) = next else { break };
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut self)));
             self.last_end = None;
+            self.spent = None;
             if outcome.is_err() {
                 // A host-side bug: the job's reply channel is gone (its caller
                 // sees the task fail); start over with clean instances.
@@ -257,7 +264,7 @@ impl Worker {
         };
         let mut slot = match existing {
             Some(slot) => slot,
-            None => match self.instantiate(guest, command, started, timeout) {
+            None => match self.fresh(guest, command, started, timeout) {
                 Ok(slot) => {
                     // A new instance: a good moment to drop the ones of
                     // guests nobody holds any more (and their pool slots).
@@ -299,6 +306,8 @@ impl Worker {
             Ok(value) => {
                 if reusable {
                     self.slots.push((guest.inner.id, slot));
+                } else {
+                    self.spend(slot);
                 }
                 (Ok(value), info)
             }
@@ -310,9 +319,28 @@ impl Worker {
                     timeout,
                     &info.stderr,
                 );
+                self.spend(slot);
                 (Err(task.error(kind, detail).on_worker(self.index)), info)
             }
         }
+    }
+
+    /// Keeps a finished instance to free after the reply (see `spent`).
+    fn spend(&mut self, slot: Slot) {
+        self.spent = Some(slot);
+    }
+
+    /// A new instance, once the last spent one is freed (its pool slot may
+    /// be the only one this worker has).
+    fn fresh(
+        &mut self,
+        guest: &LoadedGuest,
+        command: Option<CommandIo>,
+        started: Instant,
+        timeout: Option<Duration>,
+    ) -> Result<Slot, SlotError> {
+        self.spent = None;
+        self.instantiate(guest, command, started, timeout)
     }
 
     /// A new instance of `guest`. Its start function (and a component's
