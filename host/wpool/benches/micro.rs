@@ -1,6 +1,7 @@
 //! Criterion micro-benchmarks of wpool's per-task costs: a round trip through
 //! the pool (typed and dynamic), fresh instance versus reuse, SHA-256 of
-//! 64 KiB in wasm, and tiny tasks in bulk (`map`, many submitters).
+//! 64 KiB in wasm and a `map` of 1,000 such payloads hashed by the host, and
+//! tiny tasks in bulk (`map`, many submitters).
 //!
 //! Pools have no compile cache: guests are compiled by `load`, before any
 //! timing starts. The single-call groups use one worker and await calls one
@@ -15,10 +16,12 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::StreamExt;
 use tokio::runtime::Runtime;
-use wpool::{Guest, InstanceMode, LoadedGuest, Pool};
+use wpool::{Grants, Guest, InstanceMode, LoadedGuest, Pool};
 
 /// The SHA-256 input size.
 const SHA_INPUT: usize = 64 << 10;
+/// Payloads per `map` of SHA-256 inputs.
+const SHA_MAP: usize = 1000;
 
 fn runtime() -> Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -156,6 +159,45 @@ fn sha256(c: &mut Criterion) {
                 }
                 start.elapsed()
             })
+        })
+    });
+    group.finish();
+    rt.block_on(pool.shutdown());
+
+    // A map of many payloads, hashed by the host (the digest grant): what
+    // is left is wpool's cost per task and per batch.
+    let pool = pool_of(2, InstanceMode::Reuse);
+    let sha = pool
+        .load(
+            Guest::builtin("sha256")
+                .named("sha256+digest")
+                .grants(Grants::new().digest(true)),
+        )
+        .expect("cannot load `sha256` with the digest grant");
+    let payloads: Vec<Vec<u8>> = (0..SHA_MAP)
+        .map(|i| data.iter().map(|b| b.wrapping_add(i as u8)).collect())
+        .collect();
+    let mut group = c.benchmark_group("sha256");
+    group
+        .measurement_time(Duration::from_secs(5))
+        .warm_up_time(Duration::from_secs(1))
+        .sample_size(20)
+        .throughput(Throughput::Bytes((SHA_MAP * SHA_INPUT) as u64));
+    group.bench_function("map 1k × 64 KiB, host digest, 2 workers", |b| {
+        b.iter_custom(|iters| {
+            let mut elapsed = Duration::ZERO;
+            for _ in 0..iters {
+                let owned = payloads.clone();
+                elapsed += rt.block_on(async {
+                    let start = Instant::now();
+                    let mut hexes = pool.map(&sha, "hex", owned);
+                    while let Some(out) = hexes.next().await {
+                        black_box(out.expect("task failed").value);
+                    }
+                    start.elapsed()
+                });
+            }
+            elapsed
         })
     });
     group.finish();

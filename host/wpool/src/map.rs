@@ -27,7 +27,7 @@ impl Pool {
     /// **Batches.** Calls that finish in microseconds travel to a worker in
     /// batches ([`Pool::enqueue_batch`]), so that one hand-off serves many:
     /// each batch holds as many inputs as this function's calls have been
-    /// taking to fill about 200 µs ([`Pool::batch_size`]), up to
+    /// taking to fill about 1 ms ([`Pool::batch_size`]), up to
     /// [`map_batch`](crate::PoolBuilder::map_batch) (128 by default); a call
     /// that takes that long or longer travels alone. Every task still has
     /// its own id, limits, instance and result. Dropping the stream cancels
@@ -86,7 +86,7 @@ impl Pool {
     }
 
     /// How many calls of `func` one batch ([`Pool::enqueue_batch`]) should
-    /// carry: as many as fill about 200 µs of a worker's time, judged from
+    /// carry: as many as fill about 1 ms of a worker's time, judged from
     /// what this guest's calls of `func` have taken so far; 1 before any was
     /// measured or for calls that take that long, at most
     /// [`map_batch`](crate::PoolBuilder::map_batch).
