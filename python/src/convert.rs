@@ -17,6 +17,13 @@ use wpool::Value;
 /// self-referencing list would otherwise recurse forever).
 const MAX_DEPTH: usize = 64;
 
+/// `bytes` from this size on reach the guest without a copy on the host:
+/// the task holds a reference to the Python object (released on a worker,
+/// through pyo3's pool of pending reference drops) and the guest's memory
+/// is filled from its buffer. Smaller ones are copied: cheaper than the
+/// deferred release.
+const SHARE_FROM: usize = 4 << 10;
+
 /// Converts one call argument; `name` is the parameter it is meant for.
 pub(crate) fn to_value(obj: &Bound<'_, PyAny>, name: &str, wit: &str) -> PyResult<Value> {
     let error =
@@ -85,7 +92,12 @@ fn convert(obj: &Bound<'_, PyAny>, depth: usize) -> Result<Value, String> {
             .map_err(|_| "a str that is not valid UTF-8".to_owned());
     }
     if let Ok(b) = obj.cast::<PyBytes>() {
-        return Ok(Value::Bytes(b.as_bytes().to_vec()));
+        if b.as_bytes().len() < SHARE_FROM {
+            return Ok(Value::Bytes(b.as_bytes().to_vec()));
+        }
+        // Immutable, so sharing its buffer is safe.
+        let shared = pyo3::pybacked::PyBackedBytes::from(b.clone());
+        return Ok(Value::SharedBytes(wpool::Bytes::from_owner(shared)));
     }
     if let Ok(b) = obj.cast::<PyByteArray>() {
         return Ok(Value::Bytes(b.to_vec()));

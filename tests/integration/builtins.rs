@@ -167,3 +167,57 @@ async fn crypto_round_trips_and_refuses_tampering() {
         Value::from("af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262")
     );
 }
+
+/// Bytes shared with the caller (`Value::SharedBytes`) are taken wherever
+/// bytes are: the typed byte calls (sha256 through `map`; crypto's `seal`
+/// with its `string` key given as shared bytes), the dynamic path (`logs`'
+/// `parse`, whose result is a record), and they give what owned bytes give.
+/// Once the tasks are done the caller's buffer is its own again: every
+/// worker dropped its reference.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_bytes_are_taken_wherever_bytes_are() {
+    let pool = pool(2, Duration::from_secs(30));
+    let sha = pool.load(Guest::builtin("sha256")).unwrap();
+    let data = wpool::Bytes::from(wpool_tests::http::bytes_for(5, 100_000));
+    let expected: String = Sha256::digest(&data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let hexes: Vec<Value> = pool
+        .map(&sha, "hex", std::iter::repeat_n(data.clone(), 50))
+        .map(|r| r.unwrap().value)
+        .collect()
+        .await;
+    assert_eq!(hexes.len(), 50);
+    assert!(
+        hexes.iter().all(|h| h.as_str() == Some(&*expected)),
+        "{hexes:?}"
+    );
+
+    let crypto = pool.load(Guest::builtin("crypto")).unwrap();
+    let key = wpool::Bytes::from_static(
+        b"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+    );
+    let seal = vec![Value::from(data.clone()), Value::from(key.clone())];
+    let sealed = pool.submit(&crypto, "seal", seal).await.unwrap().value;
+    let sealed = wpool::Bytes::from(sealed.as_bytes().unwrap().to_vec());
+    let unseal = vec![Value::from(sealed), Value::from(key)];
+    let opened = pool.submit(&crypto, "unseal", unseal).await.unwrap();
+    assert_eq!(opened.value, Value::SharedBytes(data.clone()));
+    let not_text = vec![
+        Value::from(data.clone()),
+        Value::from(wpool::Bytes::from_static(&[0xff, 0xfe])),
+    ];
+    let err = pool.submit(&crypto, "seal", not_text).await.unwrap_err();
+    assert_eq!(err.kind(), wpool::ErrorKind::InvalidCall, "{err}");
+
+    let logs = pool.load(Guest::builtin("logs")).unwrap();
+    let log: &'static [u8] = include_bytes!("../../examples/data/logs/web-1.log");
+    let owned = pool.submit(&logs, "parse", log).await.unwrap().value;
+    let shared = wpool::Bytes::from_static(log);
+    let from_shared = pool.submit(&logs, "parse", shared).await.unwrap().value;
+    assert!(owned.get("requests").is_some(), "{owned:?}");
+    assert_eq!(from_shared, owned);
+
+    assert!(data.is_unique(), "a worker still holds the caller's buffer");
+}

@@ -66,6 +66,8 @@ pub(crate) fn encode(value: Value, blobs: &mut BTreeMap<String, Vec<u8>>) -> Wir
             WireValue::Blob(key)
         }
         Value::Bytes(bytes) => WireValue::Bytes(hex::encode(bytes)),
+        // Bytes shared with the caller travel as bytes (a copy for the wire).
+        Value::SharedBytes(bytes) => encode(Value::Bytes(bytes.to_vec()), blobs),
         Value::List(items) => {
             WireValue::List(items.into_iter().map(|v| encode(v, blobs)).collect())
         }
@@ -254,19 +256,26 @@ mod tests {
     #[test]
     fn values_round_trip_and_big_bytes_become_blobs() {
         let big = vec![7u8; INLINE_LIMIT + 1];
+        let shared_big = wpool::Bytes::from(vec![9u8; INLINE_LIMIT + 1]);
         let value = Value::List(vec![
             Value::Bytes(b"small".to_vec()),
             Value::String("text".into()),
             Value::UInt(u64::MAX),
             Value::Int(-3),
             Value::Map(vec![("big".into(), Value::Bytes(big.clone()))]),
+            Value::SharedBytes(wpool::Bytes::from_static(b"shared")),
+            Value::SharedBytes(shared_big.clone()),
         ]);
         let mut blobs = BTreeMap::new();
         let wire = encode(value.clone(), &mut blobs);
-        assert_eq!(blobs.len(), 1);
+        assert_eq!(blobs.len(), 2);
         let mut keys = Vec::new();
         blob_keys(&wire, &mut keys);
-        assert_eq!(keys, [sha256_hex(&big)]);
+        assert_eq!(keys, [sha256_hex(&big), sha256_hex(&shared_big)]);
+        let WireValue::List(items) = &wire else {
+            panic!("{wire:?}")
+        };
+        assert_eq!(items[5], WireValue::Bytes(hex::encode(b"shared")));
         let json = serde_json::to_vec(&wire).unwrap();
         let back: WireValue = serde_json::from_slice(&json).unwrap();
         assert_eq!(decode(back.clone(), &blobs).unwrap(), value);

@@ -113,25 +113,34 @@ fn convert(value: &Value, ty: &Type, path: &str, mode: Mode) -> Result<Val, Conv
         Type::String => match value {
             Value::String(_) if mode == Mode::Check => Ok(Val::String(String::new())),
             Value::String(s) => Ok(Val::String(s.clone())),
-            Value::Bytes(b) => match std::str::from_utf8(b) {
-                Ok(_) if mode == Mode::Check => Ok(Val::String(String::new())),
-                Ok(text) => Ok(Val::String(text.to_owned())),
-                Err(_) => Err(ConvertError::new(
-                    path,
-                    "expected a string, found bytes that are not UTF-8",
-                )),
-            },
+            Value::Bytes(_) | Value::SharedBytes(_) => {
+                match std::str::from_utf8(value.as_bytes().unwrap_or_default()) {
+                    Ok(_) if mode == Mode::Check => Ok(Val::String(String::new())),
+                    Ok(text) => Ok(Val::String(text.to_owned())),
+                    Err(_) => Err(ConvertError::new(
+                        path,
+                        "expected a string, found bytes that are not UTF-8",
+                    )),
+                }
+            }
             _ => Err(ConvertError::mismatch(path, ty, value)),
         },
         Type::List(list) => {
             let elem = list.ty();
             match (value, &elem) {
-                (Value::Bytes(_) | Value::String(_), Type::U8) if mode == Mode::Check => {
+                (Value::Bytes(_) | Value::SharedBytes(_) | Value::String(_), Type::U8)
+                    if mode == Mode::Check =>
+                {
                     Ok(Val::List(Vec::new()))
                 }
-                (Value::Bytes(b), Type::U8) => {
-                    Ok(Val::List(b.iter().map(|&b| Val::U8(b)).collect()))
-                }
+                (Value::Bytes(_) | Value::SharedBytes(_), Type::U8) => Ok(Val::List(
+                    value
+                        .as_bytes()
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|&b| Val::U8(b))
+                        .collect(),
+                )),
                 (Value::String(s), Type::U8) => Ok(Val::List(
                     s.as_bytes().iter().map(|&b| Val::U8(b)).collect(),
                 )),
@@ -149,7 +158,8 @@ fn convert(value: &Value, ty: &Type, path: &str, mode: Mode) -> Result<Val, Conv
             let bytes: Vec<Value>;
             let items = match (value, list.ty()) {
                 (Value::List(items), _) => items,
-                (Value::Bytes(b), Type::U8) => {
+                (Value::Bytes(_) | Value::SharedBytes(_), Type::U8) => {
+                    let b = value.as_bytes().unwrap_or_default();
                     bytes = b.iter().map(|&b| Value::UInt(b.into())).collect();
                     &bytes
                 }

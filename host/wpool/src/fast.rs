@@ -88,7 +88,7 @@ impl BytesCall {
         instance: &Instance,
         store: &mut Store<StoreState>,
         index: &ComponentExportIndex,
-        bytes: Vec<u8>,
+        bytes: bytes::Bytes,
         extra: Option<Value>,
     ) -> wasmtime::Result<Value> {
         macro_rules! with_returns {
@@ -122,20 +122,26 @@ impl BytesCall {
                 _ => Err(wasmtime::format_err!("argument is not an unsigned integer")),
             }
         };
+        // Lowered from the caller's buffer: no host-side copy first.
+        let bytes: &[u8] = &bytes;
         match self.extra {
             Extra::None => with_returns!((bytes,)),
             Extra::U8 => with_returns!((bytes, u8::try_from(int(&extra)?)?)),
             Extra::U32 => with_returns!((bytes, u32::try_from(int(&extra)?)?)),
             Extra::U64 => with_returns!((bytes, int(&extra)?)),
-            Extra::String => match extra {
-                Value::String(text) => with_returns!((bytes, text)),
-                Value::Bytes(raw) => with_returns!((bytes, String::from_utf8(raw)?)),
-                _ => Err(wasmtime::format_err!("argument is not a string")),
+            Extra::String => match &extra {
+                Value::String(text) => with_returns!((bytes, text.as_str())),
+                other => match other.as_bytes().map(std::str::from_utf8) {
+                    Some(text) => with_returns!((bytes, text?)),
+                    None => Err(wasmtime::format_err!("argument is not a string")),
+                },
             },
-            Extra::Bytes => match extra {
-                Value::Bytes(raw) => with_returns!((bytes, raw)),
-                Value::String(text) => with_returns!((bytes, text.into_bytes())),
-                _ => Err(wasmtime::format_err!("argument is not bytes")),
+            Extra::Bytes => match &extra {
+                Value::String(text) => with_returns!((bytes, text.as_bytes())),
+                other => match other.as_bytes() {
+                    Some(raw) => with_returns!((bytes, raw)),
+                    None => Err(wasmtime::format_err!("argument is not bytes")),
+                },
             },
         }
     }

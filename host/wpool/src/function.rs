@@ -59,8 +59,9 @@ pub(crate) enum PreparedArgs {
     /// Inline for up to two: the caller's `Vec` is freed on its own thread.
     Component(SmallVec<[Value; 2]>),
     Module(Vec<wasmtime::Val>),
-    /// For a [`BytesCall`]: the bytes, and the parameter after them.
-    Bytes(Vec<u8>, Option<Value>),
+    /// For a [`BytesCall`]: the bytes (the caller's buffer, owned or
+    /// shared), and the parameter after them.
+    Bytes(bytes::Bytes, Option<Value>),
     Command(CommandIo),
 }
 
@@ -224,15 +225,15 @@ impl Function {
             Signature::Component { .. } => {
                 if self.fast.is_some() {
                     let mut args = args.into_iter();
-                    let bytes = match args.next() {
-                        Some(Value::Bytes(b)) => b,
-                        Some(Value::String(s)) => s.into_bytes(),
+                    let bytes = match args.next().map(Value::into_shared_bytes) {
+                        Some(Ok(b)) => b,
+                        Some(Err(Value::String(s))) => s.into_bytes().into(),
                         // A list of numbers, each checked to fit a byte.
-                        Some(Value::List(items)) => items
+                        Some(Err(Value::List(items))) => items
                             .iter()
                             .map(|item| item.as_u64().map_or(0, |n| n as u8))
                             .collect(),
-                        _ => Vec::new(),
+                        _ => bytes::Bytes::new(),
                     };
                     return Ok(PreparedArgs::Bytes(bytes, args.next()));
                 }
@@ -272,6 +273,7 @@ fn prepare_command(args: Vec<Value>) -> Result<CommandIo, CallError> {
     let mut args = args.into_iter();
     let stdin = match args.next() {
         Some(Value::Bytes(b)) => b,
+        Some(Value::SharedBytes(b)) => b.to_vec(),
         Some(Value::String(s)) => s.into_bytes(),
         Some(Value::Null) | None => Vec::new(),
         Some(other) => {

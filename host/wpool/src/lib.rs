@@ -89,6 +89,8 @@ mod wit;
 mod worker;
 
 pub use builder::PoolBuilder;
+/// Shared bytes for [`Value::SharedBytes`] (the `bytes` crate's).
+pub use bytes::Bytes;
 pub use cache::CacheStatus;
 pub use dir::GuestDir;
 pub use error::{BuildError, CallError, ErrorKind, ErrorSource, LoadError, TaskError, error_chain};

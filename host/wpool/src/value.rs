@@ -16,8 +16,8 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 /// | `u8` … `u64`, `s8` … `s64` | `Int`, `UInt` (range-checked) | `UInt` / `Int` |
 /// | `f32`, `f64` | `Float`, `Int`, `UInt` | `Float` |
 /// | `char` | a one-character `String` | `String` |
-/// | `string` | `String`, UTF-8 `Bytes` | `String` |
-/// | `list<u8>` | `Bytes`, `String` (its UTF-8), `List` of integers | `Bytes` |
+/// | `string` | `String`, UTF-8 `Bytes` or `SharedBytes` | `String` |
+/// | `list<u8>` | `Bytes`, `SharedBytes`, `String` (its UTF-8), `List` of integers | `Bytes` |
 /// | `list<T>`, `tuple<..>` | `List` | `List` |
 /// | `record` | `Map` by field name (`option` fields may be left out) | `Map` |
 /// | `variant` | `String` (case without payload) or one-key `Map` `{case: payload}` | the same |
@@ -26,10 +26,14 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 /// | `result<T, E>` | `{"ok": T}` or `{"err": E}` | the same |
 /// | `flags` | `List` of flag names | `List` of `String` |
 ///
-/// In JSON, [`Value::Bytes`] is written as a lowercase hex string (so a digest
-/// reads as it usually does); every other variant maps to its JSON
-/// counterpart. Deserializing (from JSON or TOML) never produces `Bytes`.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// In JSON, [`Value::Bytes`] (and [`Value::SharedBytes`]) is written as a
+/// lowercase hex string (so a digest reads as it usually does); every other
+/// variant maps to its JSON counterpart. Deserializing (from JSON or TOML)
+/// never produces `Bytes`.
+///
+/// Two values are equal when they have the same shape and content: `Bytes`
+/// and `SharedBytes` holding the same bytes are equal.
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub enum Value {
     /// No value: a unit result, `none`, JSON `null`.
@@ -47,6 +51,22 @@ pub enum Value {
     String(String),
     /// Raw bytes (`list<u8>`).
     Bytes(Vec<u8>),
+    /// Raw bytes shared with their owner ([`bytes::Bytes`], re-exported as
+    /// [`wpool::Bytes`](crate::Bytes)), accepted wherever `Bytes` is. The
+    /// caller keeps its buffer: a `list<u8>` parameter is copied from it
+    /// into the guest, and the worker only drops a reference, so nothing
+    /// is copied or freed on the host per task. Results are never
+    /// `SharedBytes`.
+    ///
+    /// ```
+    /// use wpool::{Bytes, Value};
+    ///
+    /// let payload = Bytes::from(vec![1u8, 2, 3]);
+    /// let arg = Value::from(payload.clone()); // no copy: a reference
+    /// assert_eq!(arg.as_bytes(), Some(&payload[..]));
+    /// assert_eq!(arg, Value::Bytes(vec![1, 2, 3]));
+    /// ```
+    SharedBytes(bytes::Bytes),
     /// A list or a tuple.
     List(Vec<Value>),
     /// A record, or a `variant`/`result` case with a payload, in field order.
@@ -90,11 +110,22 @@ impl Value {
         }
     }
 
-    /// The value as bytes, if it is `Bytes`.
+    /// The value as bytes, if it is `Bytes` or `SharedBytes`.
     pub fn as_bytes(&self) -> Option<&[u8]> {
         match self {
             Value::Bytes(b) => Some(b),
+            Value::SharedBytes(b) => Some(b),
             _ => None,
+        }
+    }
+
+    /// The value's bytes, owned and shared, if it is `Bytes` (its buffer,
+    /// not copied) or `SharedBytes`.
+    pub(crate) fn into_shared_bytes(self) -> Result<bytes::Bytes, Value> {
+        match self {
+            Value::Bytes(b) => Ok(b.into()),
+            Value::SharedBytes(b) => Ok(b),
+            other => Err(other),
         }
     }
 
@@ -122,7 +153,7 @@ impl Value {
             Value::Int(_) | Value::UInt(_) => "an integer",
             Value::Float(_) => "a float",
             Value::String(_) => "a string",
-            Value::Bytes(_) => "bytes",
+            Value::Bytes(_) | Value::SharedBytes(_) => "bytes",
             Value::List(_) => "a list",
             Value::Map(_) => "a table",
         }
@@ -135,6 +166,7 @@ impl Value {
             Value::Int(_) | Value::UInt(_) | Value::Float(_) => 8,
             Value::String(s) => s.len(),
             Value::Bytes(b) => b.len(),
+            Value::SharedBytes(b) => b.len(),
             Value::List(items) => items.iter().map(Value::approx_size).sum::<usize>() + 1,
             Value::Map(fields) => fields
                 .iter()
@@ -210,6 +242,27 @@ impl From<Vec<u8>> for Value {
 impl From<&[u8]> for Value {
     fn from(v: &[u8]) -> Self {
         Value::Bytes(v.to_vec())
+    }
+}
+impl From<bytes::Bytes> for Value {
+    fn from(v: bytes::Bytes) -> Self {
+        Value::SharedBytes(v)
+    }
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Null, Value::Null) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::UInt(a), Value::UInt(b)) => a == b,
+            (Value::Float(a), Value::Float(b)) => a == b,
+            (Value::String(a), Value::String(b)) => a == b,
+            (Value::List(a), Value::List(b)) => a == b,
+            (Value::Map(a), Value::Map(b)) => a == b,
+            (a, b) => a.as_bytes().is_some() && a.as_bytes() == b.as_bytes(),
+        }
     }
 }
 impl From<Vec<Value>> for Value {
@@ -296,7 +349,8 @@ into_args_single!(
     &str,
     String,
     Vec<u8>,
-    &[u8]
+    &[u8],
+    bytes::Bytes
 );
 
 macro_rules! into_args_tuple {
@@ -325,6 +379,7 @@ impl Serialize for Value {
             Value::Float(f) => s.serialize_f64(*f),
             Value::String(v) => s.serialize_str(v),
             Value::Bytes(b) => s.serialize_str(&hex::encode(b)),
+            Value::SharedBytes(b) => s.serialize_str(&hex::encode(b)),
             Value::List(items) => {
                 let mut seq = s.serialize_seq(Some(items.len()))?;
                 for item in items {
