@@ -119,6 +119,12 @@ impl Function {
         &self.name
     }
 
+    /// The name, shared: a task's [`TaskInfo`](crate::worker::TaskInfo)
+    /// takes a reference, not a copy.
+    pub(crate) fn shared_name(&self) -> Arc<str> {
+        self.name.clone()
+    }
+
     /// The parameter names (core-module parameters are named `p0`, `p1`, …).
     pub fn param_names(&self) -> Vec<String> {
         match &self.sig {

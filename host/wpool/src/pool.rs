@@ -108,10 +108,16 @@ impl Pool {
     }
 
     pub(crate) fn task_info(&self, guest: &LoadedGuest, func: &str) -> TaskInfo {
+        // The export's own name when there is one: one allocation (and a
+        // free on the worker) less per task.
+        let func = match guest.function(func) {
+            Some(f) => f.shared_name(),
+            None => func.into(),
+        };
         TaskInfo {
             id: self.inner.next_task.fetch_add(1, Ordering::Relaxed),
             guest: guest.clone(),
-            func: func.into(),
+            func,
             timeout: None,
         }
     }
