@@ -53,6 +53,21 @@ fn load(pool: &Pool, name: &str) -> LoadedGuest {
         .unwrap_or_else(|e| panic!("cannot load `{name}`: {e}"))
 }
 
+/// A benchmark group measured for `seconds` after a second of warm-up, 20
+/// samples.
+fn configured<'c>(
+    c: &'c mut Criterion,
+    name: &str,
+    seconds: u64,
+) -> criterion::BenchmarkGroup<'c, criterion::measurement::WallTime> {
+    let mut group = c.benchmark_group(name);
+    group
+        .measurement_time(Duration::from_secs(seconds))
+        .warm_up_time(Duration::from_secs(1))
+        .sample_size(20);
+    group
+}
+
 /// Times `iters` sequential typed `heavy-calc(1)` calls.
 fn typed_calls(rt: &Runtime, pool: &Pool, calc: &LoadedGuest, iters: u64) -> Duration {
     rt.block_on(async {
@@ -72,11 +87,7 @@ fn call(c: &mut Criterion) {
     let rt = runtime();
     let pool = pool(InstanceMode::Reuse);
     let calc = load(&pool, "heavy_calc");
-    let mut group = c.benchmark_group("call");
-    group
-        .measurement_time(Duration::from_secs(3))
-        .warm_up_time(Duration::from_secs(1))
-        .sample_size(20);
+    let mut group = configured(c, "call", 3);
     group.bench_function("typed heavy_calc(1)", |b| {
         b.iter_custom(|iters| typed_calls(&rt, &pool, &calc, iters))
     });
@@ -114,11 +125,7 @@ fn call(c: &mut Criterion) {
 
 fn instance(c: &mut Criterion) {
     let rt = runtime();
-    let mut group = c.benchmark_group("instance");
-    group
-        .measurement_time(Duration::from_secs(3))
-        .warm_up_time(Duration::from_secs(1))
-        .sample_size(20);
+    let mut group = configured(c, "instance", 3);
     for (name, mode) in [
         ("reuse tiny task", InstanceMode::Reuse),
         ("fresh tiny task", InstanceMode::Fresh),
@@ -140,12 +147,8 @@ fn sha256(c: &mut Criterion) {
     let data: Vec<u8> = (0..SHA_INPUT)
         .map(|i| (i.wrapping_mul(31) + 7) as u8)
         .collect();
-    let mut group = c.benchmark_group("sha256");
-    group
-        .measurement_time(Duration::from_secs(3))
-        .warm_up_time(Duration::from_secs(1))
-        .sample_size(20)
-        .throughput(Throughput::Bytes(SHA_INPUT as u64));
+    let mut group = configured(c, "sha256", 3);
+    group.throughput(Throughput::Bytes(SHA_INPUT as u64));
     group.bench_function("digest 64 KiB (wasm, typed)", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
@@ -177,12 +180,8 @@ fn sha256(c: &mut Criterion) {
     let payloads: Vec<Vec<u8>> = (0..SHA_MAP)
         .map(|i| data.iter().map(|b| b.wrapping_add(i as u8)).collect())
         .collect();
-    let mut group = c.benchmark_group("sha256");
-    group
-        .measurement_time(Duration::from_secs(5))
-        .warm_up_time(Duration::from_secs(1))
-        .sample_size(20)
-        .throughput(Throughput::Bytes((SHA_MAP * SHA_INPUT) as u64));
+    let mut group = configured(c, "sha256", 5);
+    group.throughput(Throughput::Bytes((SHA_MAP * SHA_INPUT) as u64));
     group.bench_function("map 1k × 64 KiB owned, host digest, 2 workers", |b| {
         b.iter_custom(|iters| {
             let mut elapsed = Duration::ZERO;
@@ -232,12 +231,8 @@ fn bulk(c: &mut Criterion) {
         .expect("cannot build the tokio runtime");
     let pool = pool_of(2, InstanceMode::Reuse);
     let calc = load(&pool, "heavy_calc");
-    let mut group = c.benchmark_group("bulk");
-    group
-        .measurement_time(Duration::from_secs(3))
-        .warm_up_time(Duration::from_secs(1))
-        .sample_size(20)
-        .throughput(Throughput::Elements(BULK_TASKS as u64));
+    let mut group = configured(c, "bulk", 3);
+    group.throughput(Throughput::Elements(BULK_TASKS as u64));
     group.bench_function("map 10k tiny tasks, 2 workers", |b| {
         b.iter_custom(|iters| {
             single.block_on(async {
