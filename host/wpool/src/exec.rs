@@ -234,12 +234,7 @@ pub(crate) struct Export {
 /// The export for a typed call, checked before queueing.
 pub(crate) fn typed_index(task: &TaskInfo) -> Result<Export, TaskError> {
     let guest = &task.guest;
-    let Some(position) = guest
-        .inner
-        .functions
-        .iter()
-        .position(|f| *f.name() == *task.func)
-    else {
+    let Some(position) = task.position else {
         let err = guest
             .prepare(&task.func, Vec::new())
             .err()

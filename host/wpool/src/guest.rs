@@ -254,8 +254,23 @@ impl LoadedGuest {
         }
     }
 
+    /// Where export `func` is among [`LoadedGuest::functions`].
+    pub(crate) fn position(&self, func: &str) -> Option<usize> {
+        self.inner.functions.iter().position(|f| f.name() == func)
+    }
+
     pub(crate) fn prepare(&self, func: &str, args: Vec<Value>) -> Result<PreparedCall, CallError> {
-        let Some(index) = self.inner.functions.iter().position(|f| f.name() == func) else {
+        self.prepare_at(self.position(func), func, args)
+    }
+
+    /// [`LoadedGuest::prepare`] with `func`'s position already looked up.
+    pub(crate) fn prepare_at(
+        &self,
+        position: Option<usize>,
+        func: &str,
+        args: Vec<Value>,
+    ) -> Result<PreparedCall, CallError> {
+        let Some(index) = position else {
             let names: Vec<&str> = self.inner.functions.iter().map(Function::name).collect();
             return Err(CallError::new(format!(
                 "guest `{}` has no function `{func}`; it exports {}",

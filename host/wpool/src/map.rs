@@ -149,11 +149,11 @@ impl Pool {
                     return Err(invalid("was loaded by another pool".to_owned()));
                 }
                 guest
-                    .prepare(func, args.into_args())
+                    .prepare_at(first.position, func, args.into_args())
                     .map_err(|e| invalid(e.message))
             })
             .collect();
-        let pacer = guest.function(func).map(|f| f.pacer.clone());
+        let pacer = first.position.map(|at| guest.functions()[at].pacer.clone());
         let queue = self.inner.queue.clone();
         async move {
             let Some(pacer) = pacer.filter(|_| calls.iter().any(Result::is_ok)) else {

@@ -110,14 +110,16 @@ impl Pool {
     pub(crate) fn task_info(&self, guest: &LoadedGuest, func: &str) -> TaskInfo {
         // The export's own name when there is one: one allocation (and a
         // free on the worker) less per task.
-        let func = match guest.function(func) {
-            Some(f) => f.shared_name(),
+        let position = guest.position(func);
+        let func = match position {
+            Some(at) => guest.functions()[at].shared_name(),
             None => func.into(),
         };
         TaskInfo {
             id: self.inner.next_task.fetch_add(1, Ordering::Relaxed),
             guest: guest.clone(),
             func,
+            position,
             timeout: None,
         }
     }
@@ -190,7 +192,7 @@ impl Pool {
         task.timeout = options.timeout;
         let prepared = self.check_guest(&task).and_then(|()| {
             guest
-                .prepare(func, args.into_args())
+                .prepare_at(task.position, func, args.into_args())
                 .map_err(|e| task.error(ErrorKind::InvalidCall, e.message))
         });
         // The job is built now and queued on the first poll: the future

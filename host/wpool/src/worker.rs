@@ -75,6 +75,9 @@ pub(crate) struct TaskInfo {
     pub(crate) id: u64,
     pub(crate) guest: LoadedGuest,
     pub(crate) func: Arc<str>,
+    /// Where `func` is among the guest's functions (`None`: it has no such
+    /// export), looked up once per call.
+    pub(crate) position: Option<usize>,
     /// Overrides the pool's timeout.
     pub(crate) timeout: Option<Duration>,
 }
@@ -264,7 +267,7 @@ impl Worker {
         };
         let mut slot = match existing {
             Some(slot) => slot,
-            None => match self.fresh(guest, command, started, timeout) {
+            None => match self.instantiate(guest, command, started, timeout) {
                 Ok(slot) => {
                     // A new instance: a good moment to drop the ones of
                     // guests nobody holds any more (and their pool slots).
@@ -307,7 +310,7 @@ impl Worker {
                 if reusable {
                     self.slots.push((guest.inner.id, slot));
                 } else {
-                    self.spend(slot);
+                    self.spent = Some(slot);
                 }
                 (Ok(value), info)
             }
@@ -319,20 +322,17 @@ impl Worker {
                     timeout,
                     &info.stderr,
                 );
-                self.spend(slot);
+                self.spent = Some(slot);
                 (Err(task.error(kind, detail).on_worker(self.index)), info)
             }
         }
     }
 
-    /// Keeps a finished instance to free after the reply (see `spent`).
-    fn spend(&mut self, slot: Slot) {
-        self.spent = Some(slot);
-    }
-
-    /// A new instance, once the last spent one is freed (its pool slot may
-    /// be the only one this worker has).
-    fn fresh(
+    /// A new instance of `guest`, once the last spent one is freed (its
+    /// pool slot may be the only one this worker has). Its start function
+    /// (and a component's initialisation) runs under the task's own
+    /// deadline.
+    fn instantiate(
         &mut self,
         guest: &LoadedGuest,
         command: Option<CommandIo>,
@@ -340,18 +340,6 @@ impl Worker {
         timeout: Option<Duration>,
     ) -> Result<Slot, SlotError> {
         self.spent = None;
-        self.instantiate(guest, command, started, timeout)
-    }
-
-    /// A new instance of `guest`. Its start function (and a component's
-    /// initialisation) runs under the task's own deadline.
-    fn instantiate(
-        &self,
-        guest: &LoadedGuest,
-        command: Option<CommandIo>,
-        started: Instant,
-        timeout: Option<Duration>,
-    ) -> Result<Slot, SlotError> {
         let component = matches!(guest.inner.pre, Pre::Component(_));
         let state = StoreState::new(
             &guest.inner.grants,
