@@ -12,6 +12,7 @@ use anyhow::{Context, Result, ensure};
 use futures::{StreamExt, TryStreamExt};
 use wpool_tests::http::{TestServer, bytes_for};
 
+use crate::cpu::Cpu;
 use crate::python::{self, Outcome, Pythons};
 use crate::report::{Figure, Row, Target, Unit};
 use crate::sides::{self, Measured, Side, Skipped};
@@ -111,6 +112,11 @@ impl Bench {
             }
             extra
         };
+        // CPU time per call of a side (the warm-up's first): the digest
+        // job's whole run (its process and this one's loopback server),
+        // fetching alone (client and server), hashing alone (wasm, digest).
+        let cpu: [std::cell::RefCell<Vec<f64>>; 4] = Default::default();
+        let [run_cpu, fetch_cpu, hash_cpu, hash_digest_cpu] = [0, 1, 2, 3];
         let python_note = std::cell::RefCell::new(String::new());
         let python_run = |fetch_only: bool| {
             let (asyncio, extra, expected, note) =
@@ -139,10 +145,11 @@ impl Bench {
             }
         };
         // The whole program: `wpool run` on a warm compile cache.
-        let wpool_run = |job: &Path| {
+        let wpool_run = |job: &Path, cpu_of: Option<usize>| {
             let job = job.to_path_buf();
-            let (cache, out, expected) = (&cache, &out, &expected);
+            let (cache, out, expected, cpu) = (&cache, &out, &expected, &cpu);
             move || -> Result<f64> {
+                let cpu_start = Cpu::now();
                 let start = Instant::now();
                 let status = Command::new(wpool_bin)
                     .arg("run")
@@ -152,6 +159,9 @@ impl Bench {
                     .status()
                     .with_context(|| format!("cannot run `{}`", wpool_bin.display()))?;
                 let ms = millis(start.elapsed());
+                if let Some(side) = cpu_of {
+                    cpu[side].borrow_mut().push(Cpu::since(cpu_start));
+                }
                 ensure!(status.success(), "`wpool run` failed: {status}");
                 let hexes: Vec<String> = std::fs::read_to_string(out)?
                     .lines()
@@ -168,11 +178,12 @@ impl Bench {
             }
         };
         // Hashing alone: the same guest on the same pool, bodies in memory.
-        let hash_alone = |guest: &wpool::LoadedGuest| {
-            let (guest, fetched, expected) = (guest.clone(), &fetched, &expected);
+        let hash_alone = |guest: &wpool::LoadedGuest, cpu_of: usize| {
+            let (guest, fetched, expected, cpu) = (guest.clone(), &fetched, &expected, &cpu);
             move || -> Result<f64> {
                 let bodies = fetched.borrow().clone();
                 ensure!(bodies.len() == count, "nothing fetched yet");
+                let cpu_start = Cpu::now();
                 let start = Instant::now();
                 let hexes: Vec<String> = self.single.block_on(
                     futures::stream::iter(bodies)
@@ -181,16 +192,18 @@ impl Bench {
                         .try_collect(),
                 )?;
                 let ms = millis(start.elapsed());
+                cpu[cpu_of].borrow_mut().push(Cpu::since(cpu_start));
                 ensure!(combined(&hexes) == *expected, "hash-alone digests differ");
                 Ok(ms)
             }
         };
         let sides = vec![
-            Side::new(wpool_run(&job)),
-            Side::new(wpool_run(&job_digest)),
+            Side::new(wpool_run(&job, None)),
+            Side::new(wpool_run(&job_digest, Some(run_cpu))),
             // Fetching alone: the same HTTP client library, same concurrency,
             // a new client (no warm connections) like a new process has.
             Side::new(|| {
+                let cpu_start = Cpu::now();
                 let start = Instant::now();
                 let client = reqwest::Client::builder()
                     .build()
@@ -208,12 +221,13 @@ impl Bench {
                         .try_collect(),
                 )?;
                 let ms = millis(start.elapsed());
+                cpu[fetch_cpu].borrow_mut().push(Cpu::since(cpu_start));
                 ensure!(bodies.len() == count, "fetched {} bodies", bodies.len());
                 *fetched.borrow_mut() = bodies;
                 Ok(ms)
             }),
-            Side::new(hash_alone(&self.sha_many)),
-            Side::new(hash_alone(&self.sha_host_many)),
+            Side::new(hash_alone(&self.sha_many, hash_cpu)),
+            Side::new(hash_alone(&self.sha_host_many, hash_digest_cpu)),
             Side::limited(self.settings.rounds, python_run(false)),
             Side::limited(self.settings.rounds, python_run(true)),
         ];
@@ -238,13 +252,17 @@ impl Bench {
                 b.clone()
             }
         };
+        // Per round, the warm-up's figure first.
+        let rounds_of = |side: usize| -> Vec<f64> { cpu[side].borrow()[1..].to_vec() };
+        let fetch_cpu = rounds_of(fetch_cpu);
         let mut rows = Vec::new();
-        for (what, total, hash) in [
-            ("wasm sha256", &total, &hash),
+        for (what, total, hash, hash_cpu) in [
+            ("wasm sha256", &total, &hash, rounds_of(hash_cpu)),
             (
                 "sha256 granted the host digest",
                 &total_digest,
                 &hash_digest,
+                rounds_of(hash_digest_cpu),
             ),
         ] {
             let slower = slower(&fetch, hash);
@@ -257,7 +275,48 @@ impl Bench {
                 Target::AtMost(1.1),
                 "≤ 1.10×",
             ));
+            // What the cores allow: fetching and hashing both in one run
+            // cannot take less than their CPU time shared by every vCPU
+            // (the loopback server's included: it runs here too).
+            let bound = (fetch.rounds.iter().zip(&hash.rounds))
+                .zip(fetch_cpu.iter().zip(&hash_cpu))
+                .map(|((fetch, hash), (fetch_cpu, hash_cpu))| {
+                    fetch
+                        .max(*hash)
+                        .max((fetch_cpu + hash_cpu) / workers as f64)
+                })
+                .collect();
+            let bound = Figure::new(
+                format!("CPU of fetch alone + hash alone ÷ {workers} vCPUs"),
+                Unit::Ms,
+                bound,
+            );
+            rows.push(Row::ratio(
+                format!("{label}, {what}: `wpool run` vs what the cores allow (CPU of fetch alone + hash alone ÷ {workers} vCPUs)"),
+                total.clone(),
+                bound.clone(),
+                total.median / bound.median,
+                "total/bound",
+                Target::Info,
+                "info",
+            ));
         }
+        let parts = fetch_cpu
+            .iter()
+            .zip(rounds_of(hash_digest_cpu))
+            .map(|(fetch, hash)| fetch + hash)
+            .collect();
+        let run_cpu = Figure::new("CPU of `wpool run`", Unit::Ms, rounds_of(run_cpu));
+        let parts = Figure::new("CPU of fetch alone + hash alone", Unit::Ms, parts);
+        rows.push(Row::ratio(
+            format!("{label}: CPU of `wpool run` (digest granted; the process and the loopback server) vs CPU of fetch alone + hash alone"),
+            run_cpu.clone(),
+            parts.clone(),
+            run_cpu.median / parts.median,
+            "cpu/cpu",
+            Target::Info,
+            "info",
+        ));
         let client_note = python_note.borrow().clone();
         let client = if client_note.contains("aiohttp") {
             "aiohttp"

@@ -9,6 +9,7 @@ mod baseline;
 mod byte_calls;
 mod cli_run;
 mod cluster;
+mod cpu;
 mod fetch;
 mod pyguests;
 mod pyscripts;
