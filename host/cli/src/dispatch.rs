@@ -17,6 +17,7 @@ use tokio::task::{JoinError, JoinSet};
 use wpool::Value;
 
 use crate::fetch::Fetched;
+use crate::job::FetchSpec;
 use crate::plan::Inputs;
 use crate::record::clip;
 
@@ -83,13 +84,14 @@ pub(crate) trait Runner: Send + Sync + 'static {
 }
 
 /// The inputs of one task as a stream. A fetch's bodies come from the
-/// channel registered in `fetches` (one per consuming task); `extra` are the
-/// task's `args`, which follow a range's integer (files and bodies get them
-/// from the runner).
+/// channel registered in `fetches` (one per consuming task), its URLs are
+/// `fetch_specs`' ; `extra` are the task's `args`, which follow a range's
+/// integer (files and bodies get them from the runner).
 pub(crate) fn source(
     inputs: Inputs,
     extra: Vec<Value>,
     base_dir: &Path,
+    fetch_specs: &[FetchSpec],
     fetches: &mut [Vec<mpsc::Sender<Fetched>>],
 ) -> BoxStream<'static, Input> {
     match inputs {
@@ -125,15 +127,53 @@ pub(crate) fn source(
         Inputs::Fetch(index) => {
             let (tx, bodies) = mpsc::channel::<Fetched>(16);
             fetches[index].push(tx);
-            stream::unfold(bodies, |mut bodies| async move {
-                let f = bodies.recv().await?;
-                Some((
-                    input(f.position, f.url, Data::Body(f.body, f.elapsed)),
-                    bodies,
-                ))
+            let urls = fetch_specs[index].urls.clone();
+            let state = FetchInputs {
+                bodies: Some(bodies),
+                seen: vec![false; urls.len()],
+                urls,
+                next: 0,
+            };
+            stream::unfold(state, |mut state| async move {
+                let next = state.next().await?;
+                Some((next, state))
             })
             .boxed()
         }
+    }
+}
+
+/// A fetch's bodies as they arrive, then every URL the fetch ended without
+/// (it was stopped), so that each still has an input to account for.
+struct FetchInputs {
+    bodies: Option<mpsc::Receiver<Fetched>>,
+    urls: Vec<String>,
+    seen: Vec<bool>,
+    /// The next URL to check for, once the bodies have ended.
+    next: usize,
+}
+
+impl FetchInputs {
+    async fn next(&mut self) -> Option<Input> {
+        if let Some(bodies) = &mut self.bodies {
+            if let Some(f) = bodies.recv().await {
+                if let Some(seen) = self.seen.get_mut(f.position) {
+                    *seen = true;
+                }
+                return Some(input(f.position, f.url, Data::Body(f.body, f.elapsed)));
+            }
+            self.bodies = None;
+        }
+        while self.next < self.urls.len() {
+            let position = self.next;
+            self.next += 1;
+            if !self.seen[position] {
+                let url = std::mem::take(&mut self.urls[position]);
+                let error = format!("GET {url}: not fetched (the run stopped first)");
+                return Some(input(position, url, Data::Body(Err(error), Duration::ZERO)));
+            }
+        }
+        None
     }
 }
 
@@ -147,18 +187,23 @@ fn label(args: &[Value]) -> String {
 
 /// Feeds `inputs` to `runner`, each once a permit is free, until the stream
 /// ends or `stop` turns true; then waits for every input started. Fails if
-/// any input's task panicked.
+/// any input's task panicked. Stopped, it returns the inputs it did not
+/// start (a run that must still account for them drains the stream).
 pub(crate) async fn dispatch<R: Runner>(
     mut inputs: BoxStream<'static, Input>,
     permits: Arc<Semaphore>,
     runner: Arc<R>,
     mut stop: watch::Receiver<bool>,
-) -> Result<()> {
+) -> Result<Option<BoxStream<'static, Input>>> {
     let mut running = JoinSet::new();
+    let mut unsent = None;
     loop {
         let input = tokio::select! {
             biased;
-            Ok(_) = stop.wait_for(|stop| *stop) => break,
+            Ok(_) = stop.wait_for(|stop| *stop) => {
+                unsent = Some(inputs);
+                break;
+            }
             input = inputs.next() => match input {
                 Some(input) => input,
                 None => break,
@@ -166,7 +211,10 @@ pub(crate) async fn dispatch<R: Runner>(
         };
         let permit = tokio::select! {
             biased;
-            Ok(_) = stop.wait_for(|stop| *stop) => break,
+            Ok(_) = stop.wait_for(|stop| *stop) => {
+                unsent = Some(stream::once(std::future::ready(input)).chain(inputs).boxed());
+                break;
+            }
             permit = permits.clone().acquire_owned() => permit?,
         };
         // Inputs ready now, with permits free now, go together (tiny calls
@@ -201,7 +249,7 @@ pub(crate) async fn dispatch<R: Runner>(
     while let Some(done) = running.join_next().await {
         check(done)?;
     }
-    Ok(())
+    Ok(unsent)
 }
 
 fn check(done: Result<(), JoinError>) -> Result<()> {
@@ -253,10 +301,18 @@ mod tests {
             seen: Mutex::new(Vec::new()),
             panic_on,
         });
-        let inputs = source(inputs, vec![Value::Bool(true)], Path::new("."), &mut []);
+        let inputs = source(
+            inputs,
+            vec![Value::Bool(true)],
+            Path::new("."),
+            &[],
+            &mut [],
+        );
         let (_stop, stopped) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(2));
-        let result = dispatch(inputs, permits, runner.clone(), stopped).await;
+        let result = dispatch(inputs, permits, runner.clone(), stopped)
+            .await
+            .map(|unsent| assert!(unsent.is_none(), "not stopped"));
         let mut seen = runner.seen.lock().unwrap().clone();
         seen.sort();
         (result, seen)
@@ -301,6 +357,52 @@ mod tests {
         assert!(!seen.iter().any(|(offset, _)| *offset == 17));
     }
 
+    /// A fetch stopped before it sent every body: the URLs it did not send
+    /// follow the bodies, each as a failed fetch.
+    #[tokio::test]
+    async fn a_stopped_fetch_still_yields_every_url() {
+        let (tx, bodies) = mpsc::channel(4);
+        let urls: Vec<String> = (0..4).map(|i| format!("http://127.0.0.1:9/{i}")).collect();
+        let mut inputs = FetchInputs {
+            bodies: Some(bodies),
+            seen: vec![false; urls.len()],
+            urls: urls.clone(),
+            next: 0,
+        };
+        for position in [2, 0] {
+            let fetched = Fetched {
+                position,
+                url: urls[position].clone(),
+                body: Ok(vec![position as u8]),
+                elapsed: Duration::ZERO,
+            };
+            tx.send(fetched).await.unwrap();
+        }
+        drop(tx);
+        let mut got = Vec::new();
+        while let Some(input) = inputs.next().await {
+            let Data::Body(body, _) = input.data else {
+                panic!("not a body")
+            };
+            got.push((input.offset, input.label, body));
+        }
+        let not_fetched = |i: usize| {
+            Err(format!(
+                "GET {}: not fetched (the run stopped first)",
+                urls[i]
+            ))
+        };
+        assert_eq!(
+            got,
+            [
+                (2, urls[2].clone(), Ok(vec![2])),
+                (0, urls[0].clone(), Ok(vec![0])),
+                (1, urls[1].clone(), not_fetched(1)),
+                (3, urls[3].clone(), not_fetched(3)),
+            ]
+        );
+    }
+
     #[tokio::test]
     async fn stop_ends_the_dispatch_early() {
         let runner = Arc::new(Collect {
@@ -316,12 +418,20 @@ mod tests {
             },
             vec![],
             Path::new("."),
+            &[],
             &mut [],
         );
-        dispatch(inputs, Arc::new(Semaphore::new(1)), runner.clone(), stopped)
+        let unsent = dispatch(inputs, Arc::new(Semaphore::new(1)), runner.clone(), stopped)
             .await
             .unwrap();
         drop(stop);
         assert!(runner.seen.lock().unwrap().is_empty());
+        let first: Vec<usize> = unsent
+            .expect("the inputs not started")
+            .take(3)
+            .map(|input| input.offset)
+            .collect()
+            .await;
+        assert_eq!(first, [0, 1, 2]);
     }
 }

@@ -255,8 +255,16 @@ async fn execute(
             save: task.spec.save.clone(),
         });
         let extra = task.spec.args.clone();
-        let inputs = dispatch::source(task.inputs, extra, &job.base_dir, &mut fetch_consumers);
-        dispatchers.spawn(dispatch::dispatch(inputs, permits, ctx, stopped.clone()));
+        let inputs = dispatch::source(
+            task.inputs,
+            extra,
+            &job.base_dir,
+            &job.fetches,
+            &mut fetch_consumers,
+        );
+        // Stopped by a signal, the inputs not started get no record.
+        let dispatch = dispatch::dispatch(inputs, permits, ctx, stopped.clone());
+        dispatchers.spawn(async move { dispatch.await.map(drop) });
     }
     drop(records);
 

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use futures::StreamExt;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use wpool_cluster::{Cluster, GuestRef};
@@ -131,9 +132,13 @@ pub(crate) async fn execute(
             task.inputs,
             task.spec.args.clone(),
             &job.base_dir,
+            &job.fetches,
             &mut fetch_consumers,
         );
-        dispatchers.spawn(dispatch::dispatch(inputs, permits, ctx, stopped.clone()));
+        let dispatch = dispatch::dispatch(inputs, permits, ctx.clone(), stopped.clone());
+        dispatchers.spawn(async move {
+            Ok::<_, anyhow::Error>(dispatch.await?.map(|unsent| (unsent, ctx)))
+        });
     }
     drop(records);
     if fetch_consumers.iter().any(|c| !c.is_empty()) {
@@ -158,7 +163,9 @@ pub(crate) async fn execute(
         tokio::select! {
             done = dispatchers.join_next(), if dispatching => match done {
                 None => dispatching = false,
-                Some(done) => done.context("an input dispatcher panicked")??,
+                Some(done) => {
+                    done.context("an input dispatcher panicked")??;
+                }
             },
             Some(Err(e)) = fetchers.join_next() => {
                 return Err(e).context("a fetch panicked");
@@ -202,11 +209,24 @@ pub(crate) async fn execute(
                     if no_workers_said { " (no worker connected)" } else { "" }
                 );
                 eprintln!("wpool: {message}; withdrawing the tasks not started");
-                while dispatchers.join_next().await.is_some() {}
+                let mut unsent = Vec::new();
+                while let Some(done) = dispatchers.join_next().await {
+                    if let Ok(Ok(Some(rest))) = done {
+                        unsent.push(rest);
+                    }
+                }
                 withdraw(&submission).await;
                 let left: Vec<_> = lock(&pending).drain().collect();
                 for (index, entry) in left {
                     entry.task.unfinished(index, entry.input, message.clone()).await;
+                }
+                // Inputs never sent to the cluster have their record too.
+                let message = format!("{message}; never sent to a worker");
+                for (mut inputs, task) in unsent {
+                    while let Some(input) = inputs.next().await {
+                        let index = (task.first + input.offset) as u64;
+                        task.unfinished(index, input.label, message.clone()).await;
+                    }
                 }
                 break;
             }

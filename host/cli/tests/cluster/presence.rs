@@ -28,6 +28,53 @@ fn no_worker_is_reported_and_timeout_ends_the_run() {
     assert_eq!(queued, 0, "the run withdrew its tasks");
 }
 
+/// `--timeout` accounts for every input, also those never sent: more than
+/// are kept in flight (4,096), and fetched bodies, among them URLs the
+/// stopped fetch never got to.
+#[test]
+fn timeout_records_the_inputs_never_sent() {
+    let nats = Nats::start();
+    let server = wpool_tests::http::TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let urls: Vec<String> = (0..300)
+        .map(|i| format!("\"{}\"", server.url(&format!("/bytes/100?seed={i}"))))
+        .collect();
+    let text = format!(
+        "[[fetch]]\nname = \"pages\"\nurls = [{}]\nconcurrency = 4\n\n\
+         [[task]]\nguest = \"sha256\"\ncall = \"hex\"\neach = {{ fetch = \"pages\" }}\n\n\
+         [[task]]\nguest = \"heavy_calc\"\ncall = \"heavy-calc\"\neach = {{ range = [0, 6000] }}\n",
+        urls.join(", ")
+    );
+    let run = run_nats(
+        &nats.url,
+        &job(dir.path(), "many.toml", &text),
+        &["--timeout", "3s"],
+    )
+    .status(1);
+    let records = by_index(run.json_lines(), 6300);
+    let never_sent = |range: std::ops::Range<usize>| {
+        records[range]
+            .iter()
+            .filter(|r| {
+                assert_eq!(r["error"]["kind"], "unfinished", "{r}");
+                let message = r["error"]["message"].as_str().unwrap();
+                assert!(message.contains("no result within --timeout"), "{r}");
+                message.contains("never sent to a worker")
+            })
+            .count()
+    };
+    // 64 fetched bodies are sent at most; the heavy_calc range keeps 4,096
+    // in flight.
+    assert!(never_sent(0..300) >= 300 - 64, "{:?}", &records[..3]);
+    assert!(never_sent(300..6300) >= 6000 - 4096);
+    assert!(
+        records[..300]
+            .iter()
+            .all(|r| r["input"].as_str().unwrap().starts_with("http://"))
+    );
+    assert_eq!(records[6299]["input"], "5999");
+}
+
 /// A worker started before the server waits for it, then serves.
 #[test]
 fn a_worker_waits_for_the_server() {
