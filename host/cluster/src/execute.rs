@@ -245,7 +245,7 @@ impl Executor {
             Err(e) => vec![Err(e); indices.len()],
         };
         for (index, output) in indices.into_iter().zip(outputs) {
-            let (worker, outcome, ran) = self.outcome(output).await;
+            let (worker, outcome, ran) = self.outcome(&task.job, output).await;
             let ms = ran.unwrap_or_else(|| started.elapsed()).as_secs_f64() * 1000.0;
             results.push(self.result(index, worker, deliveries, ms, outcome));
         }
@@ -263,12 +263,12 @@ impl Executor {
     ) -> ResultMsg {
         tracing::debug!(job = %task.job, index = entry.index, deliveries, "task started");
         let started = Instant::now();
-        let (worker, outcome, ran) = match self.fetch_args(entry).await {
+        let (worker, outcome, ran) = match self.fetch_args(&task.job, entry).await {
             Ok(args) => {
                 let output = pool
                     .submit_with(guest, &task.call, args, task_options(entry))
                     .await;
-                self.outcome(output).await
+                self.outcome(&task.job, output).await
             }
             Err(failed) => (None, failed, None),
         };
@@ -277,7 +277,7 @@ impl Executor {
     }
 
     /// A task's arguments, its object-store inputs fetched and checked.
-    async fn fetch_args(&self, entry: &Entry) -> Result<Vec<Value>, WireOutcome> {
+    async fn fetch_args(&self, job: &str, entry: &Entry) -> Result<Vec<Value>, WireOutcome> {
         let mut keys = Vec::new();
         entry
             .args
@@ -287,7 +287,8 @@ impl Executor {
             .map_err(|e| failure("input_unavailable", wpool::error_chain(&e)))?;
         let mut blobs = BTreeMap::new();
         for key in keys {
-            let bytes = objects::get_checked(&data, names::DATA_BUCKET, &key)
+            let name = objects::job_object(job, &key);
+            let bytes = objects::get_checked(&data, names::DATA_BUCKET, &name, &key)
                 .await
                 .map_err(|e| failure("input_unavailable", wpool::error_chain(&e)))?;
             blobs.insert(key, bytes);
@@ -300,6 +301,7 @@ impl Executor {
     /// (`None` if it never reached the pool).
     async fn outcome(
         &self,
+        job: &str,
         output: Result<wpool::Output, wpool::TaskError>,
     ) -> (Option<usize>, WireOutcome, Option<Duration>) {
         match output {
@@ -315,8 +317,9 @@ impl Executor {
                         }
                     };
                     for (key, bytes) in &big {
+                        let name = objects::job_object(job, key);
                         if let Err(e) =
-                            objects::put_once(&data, names::DATA_BUCKET, key, bytes).await
+                            objects::put_once(&data, names::DATA_BUCKET, &name, bytes).await
                         {
                             let message = wpool::error_chain(&e);
                             return (None, failure("output_unavailable", message), None);
@@ -365,7 +368,7 @@ impl Executor {
         }
         let store = self.cluster.objects(names::GUEST_BUCKET).await?;
         let sha = &task.guest.sha256;
-        let bytes = objects::get_checked(&store, names::GUEST_BUCKET, sha).await?;
+        let bytes = objects::get_checked(&store, names::GUEST_BUCKET, sha, sha).await?;
         let mut grants = Grants::new().digest(task.guest.digest);
         for (k, v) in &task.guest.env {
             grants = grants.env(k, v);

@@ -43,7 +43,7 @@
 //! | `wpool-workers` | durable pull consumer on `WPOOL_TASKS` | explicit ack, ack wait 30 s (`--ack-wait`), max deliver 4 | shared by every worker |
 //! | `WPOOL_RESULTS` | stream, subjects `wpool.results.>` | limits retention, 10 min duplicate window, 24 h max age | a JSON array of one or more results per message on `wpool.results.<job>`, `Nats-Msg-Id` `<job>.<first index>+<count>.<hash of every index>` (a redelivered message's results may be grouped differently); purged by `run` when it ends ([`Submission::forget_results`]) |
 //! | `wpool-guests` | object store | 24 h max age | guest `.wasm` bytes keyed by their SHA-256 |
-//! | `wpool-data` | object store | 24 h max age | byte and string values over 128 KiB (inputs and results) keyed by their SHA-256 |
+//! | `wpool-data` | object store | 24 h max age | byte and string values over 128 KiB (inputs and results) named `<job>.<SHA-256>`; a job's inputs and the results it read removed by [`Submission::forget_results`] |
 //! | `wpool-workers` | key-value bucket | history 1, entries expire after 6 s | one entry per live worker: name, slots, busy, draining |
 //!
 //! # A task's life

@@ -1,5 +1,8 @@
 //! Content-addressed objects: guests and big values, stored once under the
-//! SHA-256 of their bytes and checked against it when read back.
+//! SHA-256 of their bytes and checked against it when read back. A job's
+//! big values are stored under its id and their hash ([`job_object`]), so
+//! that the job can remove its own when it ends without touching another
+//! job's.
 
 use async_nats::jetstream::object_store::ObjectStore;
 use tokio::io::AsyncReadExt;
@@ -7,7 +10,13 @@ use tokio::io::AsyncReadExt;
 use crate::error::ClusterError;
 use crate::wire::sha256_hex;
 
-/// Stores `bytes` under `key` (their SHA-256) unless it is already there.
+/// The name of job `job`'s big value of SHA-256 `sha`.
+pub(crate) fn job_object(job: &str, sha: &str) -> String {
+    format!("{job}.{sha}")
+}
+
+/// Stores `bytes` under `key` (ending in their SHA-256) unless it is
+/// already there.
 /// Returns whether it uploaded.
 pub(crate) async fn put_once(
     store: &ObjectStore,
@@ -30,12 +39,13 @@ pub(crate) async fn put_once(
 /// restarts or a leader that moves fails a read or two.
 const READ_ATTEMPTS: u32 = 3;
 
-/// Reads the object `key` and checks that its SHA-256 is `key`; a failed
+/// Reads the object `key` and checks that its SHA-256 is `sha`; a failed
 /// read is tried again (after 0.2 s, then 0.4 s) before it is an error.
 pub(crate) async fn get_checked(
     store: &ObjectStore,
     bucket: &str,
     key: &str,
+    sha: &str,
 ) -> Result<Vec<u8>, ClusterError> {
     let mut attempt = 1;
     let bytes = loop {
@@ -55,7 +65,7 @@ pub(crate) async fn get_checked(
         }
     };
     let actual = sha256_hex(&bytes);
-    if actual != key {
+    if actual != sha {
         let e = format!("its content hashes to {actual}");
         return Err(ClusterError::object("verify", bucket, key, e));
     }

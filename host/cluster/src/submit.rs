@@ -1,9 +1,9 @@
 //! The submitting side (`wpool run --nats`): guests up by hash, tasks out on
 //! the work queue, results back, each index once.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_nats::Subscriber;
@@ -71,9 +71,15 @@ pub struct Submission {
     /// `wpool.tasks.<id>`.
     subject: Arc<str>,
     data: ObjectStore,
+    /// The job's objects in the data store, removed when the job is over.
+    stored: Stored,
     batching: Arc<Batching>,
     queue: mpsc::UnboundedSender<Queued>,
 }
+
+/// Names of a job's objects in the data store: its big inputs, and the big
+/// results read back.
+type Stored = Arc<Mutex<BTreeSet<String>>>;
 
 /// The results of a [`Submission`], each task index at most once (a task
 /// that ran twice, because a worker died after finishing it, is reported
@@ -88,6 +94,7 @@ pub struct Results {
     advisories_held: VecDeque<async_nats::Message>,
     seen: HashSet<u64>,
     data: ObjectStore,
+    stored: Stored,
 }
 
 impl std::fmt::Debug for Submission {
@@ -172,6 +179,7 @@ impl Cluster {
             .await
             .map_err(|e| ClusterError::setup(names::TASK_STREAM, e))?;
         let batching = Arc::new(Batching::default());
+        let stored = Stored::default();
         let (queue, queued) = mpsc::unbounded_channel();
         tokio::spawn(batcher(
             self.js.clone(),
@@ -184,6 +192,7 @@ impl Cluster {
             subject: names::task_subject(&id).into(),
             id: id.clone(),
             data: data.clone(),
+            stored: stored.clone(),
             batching,
             queue,
         };
@@ -196,6 +205,7 @@ impl Cluster {
             advisories_held: VecDeque::new(),
             seen: HashSet::new(),
             data,
+            stored,
         };
         Ok((submission, results))
     }
@@ -243,7 +253,9 @@ impl Submission {
             .map(|v| wire::encode(v, &mut blobs))
             .collect();
         for (key, bytes) in &blobs {
-            objects::put_once(&self.data, names::DATA_BUCKET, key, bytes).await?;
+            let name = objects::job_object(&self.id, key);
+            objects::put_once(&self.data, names::DATA_BUCKET, &name, bytes).await?;
+            remember(&self.stored, name);
         }
         let entry = Entry {
             index: task.index,
@@ -273,23 +285,40 @@ impl Submission {
         Ok(Published { ack, subject })
     }
 
-    /// Removes the job's results from the result stream. `run` calls it
-    /// once it has read what it needed: results would otherwise stay for
-    /// the stream's max age (24 h), and a long-lived server would keep every
-    /// job's. A result that arrives later (a task that ran twice) expires
-    /// with the max age.
+    /// Removes the job's results from the result stream, and its big values
+    /// from the data object store: the inputs it stored and the results
+    /// its [`Results`] read. `run` calls it once it has read what it
+    /// needed: they would otherwise stay for the max age (24 h), and a
+    /// long-lived server would keep every job's. A result that arrives
+    /// later (a task that ran twice), or one never read, expires with the
+    /// max age.
     ///
     /// # Errors
     ///
-    /// When the purge request fails.
+    /// When the purge request fails, or an object cannot be removed (the
+    /// others are removed all the same).
     pub async fn forget_results(&self) -> Result<(), ClusterError> {
         let stream = self.cluster.results().await?;
-        purge(
+        let purged = purge(
             &stream,
             names::result_subject(&self.id),
             "cannot remove the job's results",
         )
-        .await
+        .await;
+        let stored = std::mem::take(&mut *lock(&self.stored));
+        let mut failed = None;
+        for name in stored {
+            if let Err(e) = self.data.delete(&name).await
+                && !matches!(
+                    e.kind(),
+                    async_nats::jetstream::object_store::DeleteErrorKind::NotFound
+                )
+            {
+                failed.get_or_insert(ClusterError::object("delete", names::DATA_BUCKET, &name, e));
+            }
+        }
+        purged?;
+        failed.map_or(Ok(()), Err)
     }
 
     /// Withdraws the job's tasks that no worker has acknowledged yet.
@@ -306,6 +335,16 @@ impl Submission {
         )
         .await
     }
+}
+
+fn lock(stored: &Stored) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+    stored
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn remember(stored: &Stored, name: String) {
+    lock(stored).insert(name);
 }
 
 /// Removes every message on `subject` from `stream`.
@@ -435,7 +474,10 @@ impl Results {
             let mut keys = Vec::new();
             wire::blob_keys(value, &mut keys);
             for key in keys {
-                let bytes = objects::get_checked(&self.data, names::DATA_BUCKET, &key).await?;
+                let name = objects::job_object(&self.job, &key);
+                let bytes =
+                    objects::get_checked(&self.data, names::DATA_BUCKET, &name, &key).await?;
+                remember(&self.stored, name);
                 blobs.insert(key, bytes);
             }
         }

@@ -101,8 +101,8 @@ fn the_guest_is_uploaded_once() {
 }
 
 /// A file input above the inline limit travels through the data object
-/// store (under its hash) and hashes as it does locally; a small one
-/// travels inline.
+/// store (under the job's id and its hash) and hashes as it does locally; a
+/// small one travels inline. The run removes its object when it ends.
 #[test]
 fn big_inputs_travel_through_the_object_store() {
     let nats = Nats::start();
@@ -121,15 +121,28 @@ fn big_inputs_travel_through_the_object_store() {
     assert_eq!(records[0]["input"], "in/big.bin");
     assert_eq!(records[0]["value"], wpool_cluster::sha256_hex(&big));
     assert_eq!(records[1]["value"], wpool_cluster::sha256_hex(b"small"));
-    let stored = nats.inspect(async |js| {
+    let (messages, bytes) = nats.inspect(async |js| {
+        let mut stream = js.get_stream("OBJ_wpool-data").await.unwrap();
+        let state = stream.info().await.unwrap().state.clone();
+        (state.last_sequence, state.bytes)
+    });
+    // 3 MiB went up in 128 KiB chunks, and are gone: what stays is the
+    // object's deletion marker.
+    assert!(messages >= 24, "{messages} messages stored");
+    assert!(bytes < 4096, "{bytes} bytes left in the data store");
+    assert!(data_objects(&nats).is_empty());
+}
+
+/// The objects in the data store.
+pub(crate) fn data_objects(nats: &Nats) -> Vec<String> {
+    nats.inspect(async |js| {
         use futures::StreamExt;
         let store = js.get_object_store("wpool-data").await.unwrap();
         let list: Vec<_> = store.list().await.unwrap().collect().await;
         list.into_iter()
             .map(|o| o.unwrap().name)
             .collect::<Vec<_>>()
-    });
-    assert_eq!(stored, [wpool_cluster::sha256_hex(&big)]);
+    })
 }
 
 /// Example jobs with files, a command module, `reduce` and `save` give the

@@ -12,7 +12,8 @@ use crate::harness::{Nats, Worker};
 /// Results whose values travel through the object store (over 128 KiB),
 /// read with `Results::next` under timeouts that cut most reads off in the
 /// middle of a download (as a `select!` branch that loses does): every
-/// result still arrives, once.
+/// result still arrives, once. `forget_results` then removes the job's big
+/// inputs and results from the store.
 #[test]
 fn reading_results_is_cancel_safe() {
     const TASKS: u64 = 12;
@@ -42,7 +43,7 @@ fn reading_results_is_cancel_safe() {
         };
         let (submission, mut results) = cluster.submit().await.unwrap();
         for index in 0..TASKS {
-            let body = vec![index as u8; 600 << 10];
+            let body = input(index);
             let task = Task {
                 index,
                 guest: guest.clone(),
@@ -85,12 +86,44 @@ fn reading_results_is_cancel_safe() {
         }
         assert!(cut_off > TASKS as usize, "reads were cut off ({cut_off})");
         for (index, value) in got {
-            assert_eq!(value, Value::Bytes(vec![index as u8; 600 << 10]));
+            let mut reversed = input(index);
+            reversed.reverse();
+            assert_eq!(value, Value::Bytes(reversed));
         }
+        let names = |store: async_nats::jetstream::object_store::ObjectStore| async move {
+            use futures::StreamExt;
+            let list: Vec<_> = store.list().await.unwrap().collect().await;
+            list.into_iter()
+                .map(|o| o.unwrap().name)
+                .collect::<Vec<_>>()
+        };
+        let client = async_nats::connect(&nats.url).await.unwrap();
+        let store = (async_nats::jetstream::new(client))
+            .get_object_store("wpool-data")
+            .await
+            .unwrap();
+        let stored = names(store.clone()).await;
+        // 12 inputs and their 12 results, named by the job.
+        assert_eq!(stored.len(), 2 * TASKS as usize, "{stored:?}");
+        let job = submission.id();
+        assert!(
+            stored
+                .iter()
+                .all(|name| name.starts_with(&format!("{job}.")))
+        );
+        submission.forget_results().await.unwrap();
+        assert_eq!(names(store).await, Vec::<String>::new());
     });
 }
 
-/// The index a `reverse-bytes` result of `vec![index; n]` came from.
+/// Task `index`'s input: 600 KiB of `index`, but the first byte.
+fn input(index: u64) -> Vec<u8> {
+    let mut body = vec![index as u8; 600 << 10];
+    body[0] = 255;
+    body
+}
+
+/// The index a `reverse-bytes` result of [`input`] came from.
 fn result_index(value: &Value) -> u64 {
     u64::from(value.as_bytes().expect("bytes")[0])
 }
