@@ -1,6 +1,7 @@
 //! (E) Start-up: `wpool run examples/heavy_calc.toml` as a whole process,
 //! with a cold compile cache (every guest compiled by Cranelift) and a warm
-//! one, against the same four tasks run inside an already started pool.
+//! one, against the same four tasks run inside an already started pool; and
+//! the peak RSS of those runs.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -25,13 +26,17 @@ impl Bench {
         let warm_cache = dir.path().join("warm");
         let job = example();
         let expected = "99999998";
-        let run = |cache: &Path| -> Result<f64> {
+        // Each run's peak RSS, as its summary line gives it (`VmHWM` read as
+        // the run ends), warm-up runs first.
+        let peaks: [std::cell::RefCell<Vec<f64>>; 2] = Default::default();
+        let [cold_peaks, warm_peaks] = [0, 1];
+        let run = |cache: &Path, peaks: &std::cell::RefCell<Vec<f64>>| -> Result<f64> {
             let start = Instant::now();
             let output = Command::new(wpool_bin)
                 .args(["run", "--format", "jsonl"])
                 .arg(&job)
                 .env("WPOOL_CACHE_DIR", cache)
-                .stderr(Stdio::null())
+                .stderr(Stdio::piped())
                 .output()
                 .with_context(|| format!("cannot run `{}`", wpool_bin.display()))?;
             let ms = millis(start.elapsed());
@@ -44,6 +49,11 @@ impl Bench {
                 String::from_utf8_lossy(&output.stdout).contains(expected),
                 "`wpool run` printed no {expected}"
             );
+            let summary = String::from_utf8_lossy(&output.stderr);
+            peaks.borrow_mut().push(
+                peak_rss_mib(&summary)
+                    .with_context(|| format!("no peak RSS in `wpool run`'s summary: {summary}"))?,
+            );
             Ok(ms)
         };
         let mut cold_round = 0;
@@ -51,9 +61,12 @@ impl Bench {
         let sides = vec![
             Side::new(|| {
                 cold_round += 1;
-                run(&dir.path().join(format!("cold-{cold_round}")))
+                run(
+                    &dir.path().join(format!("cold-{cold_round}")),
+                    &peaks[cold_peaks],
+                )
             }),
-            Side::new(|| run(&warm_cache)),
+            Side::new(|| run(&warm_cache, &peaks[warm_peaks])),
             // The compute alone: the example's tasks in a started pool.
             Side::new(|| {
                 let start = Instant::now();
@@ -76,6 +89,9 @@ impl Bench {
         let warm = next("warm cache")?;
         let compute = next("compute in a started pool")?;
         let label = "E. start-up of `wpool run examples/heavy_calc.toml`";
+        let peak = |side: usize, name: &str| {
+            Figure::new(name, Unit::Mib, peaks[side].borrow()[1..].to_vec())
+        };
         Ok(vec![
             Row::difference(
                 format!("{label}, warm cache, over the compute"),
@@ -95,6 +111,30 @@ impl Bench {
                 Target::Info,
                 "info",
             ),
+            Row::absolute(
+                "E. peak RSS of `wpool run examples/heavy_calc.toml`, warm cache vs cold (MiB)",
+                peak(warm_peaks, "warm cache"),
+                peak(cold_peaks, "cold cache"),
+                // 40 MB.
+                Target::AtMost(40e6 / f64::from(1 << 20)),
+                "≤ 40 MB (38.1 MiB)",
+            ),
         ])
+    }
+}
+
+/// The `peak RSS 19.7 MiB` of a `wpool run` summary, in MiB.
+fn peak_rss_mib(summary: &str) -> Option<f64> {
+    let (_, after) = summary.rsplit_once("peak RSS ")?;
+    after.split_once(" MiB")?.0.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_peak_is_read_from_the_summary() {
+        let summary = "4 tasks: 4 ok, 0 failed in 0.19s (20.6 tasks/s), peak RSS 19.7 MiB\n";
+        assert_eq!(super::peak_rss_mib(summary), Some(19.7));
+        assert_eq!(super::peak_rss_mib("4 tasks: 4 ok"), None);
     }
 }
