@@ -254,34 +254,48 @@ fn bulk(c: &mut Criterion) {
     let per = BULK_TASKS / SUBMITTERS;
     group.throughput(Throughput::Elements((per * SUBMITTERS) as u64));
     group.bench_function("10k typed calls, 64 submitters, 2 workers", |b| {
-        b.iter_custom(|iters| {
-            multi.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let submitters: Vec<_> = (0..SUBMITTERS)
-                        .map(|_| {
-                            let (pool, calc) = (pool.clone(), calc.clone());
-                            tokio::spawn(async move {
-                                for _ in 0..per {
-                                    let out: u64 = pool
-                                        .call::<(u64,), u64>(&calc, "heavy-calc", (black_box(1),))
-                                        .await
-                                        .expect("task failed");
-                                    black_box(out);
-                                }
-                            })
-                        })
-                        .collect();
-                    for submitter in submitters {
-                        submitter.await.expect("a submitter panicked");
-                    }
-                }
-                start.elapsed()
-            })
-        })
+        let (pool, calc) = (pool.clone(), calc.clone());
+        let call = move || pool.call::<(u64,), u64>(&calc, "heavy-calc", (black_box(1),));
+        b.iter_custom(|iters| storm(&multi, iters, per, call.clone()))
+    });
+    group.bench_function("10k dynamic submits, 64 submitters, 2 workers", |b| {
+        let (pool, calc) = (pool.clone(), calc.clone());
+        let call = move || {
+            let submitted = pool.submit(&calc, "heavy-calc", black_box(1u64));
+            async move { submitted.await.map(|out| out.value.as_u64().unwrap_or(0)) }
+        };
+        b.iter_custom(|iters| storm(&multi, iters, per, call.clone()))
     });
     group.finish();
     single.block_on(pool.shutdown());
+}
+
+/// `iters` times, `SUBMITTERS` tasks each making `per` calls one after
+/// another; the time it took.
+fn storm<F, Fut>(multi: &Runtime, iters: u64, per: usize, call: F) -> Duration
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<u64, wpool::TaskError>> + Send,
+{
+    multi.block_on(async {
+        let start = Instant::now();
+        for _ in 0..iters {
+            let submitters: Vec<_> = (0..SUBMITTERS)
+                .map(|_| {
+                    let call = call.clone();
+                    tokio::spawn(async move {
+                        for _ in 0..per {
+                            black_box(call().await.expect("task failed"));
+                        }
+                    })
+                })
+                .collect();
+            for submitter in submitters {
+                submitter.await.expect("a submitter panicked");
+            }
+        }
+        start.elapsed()
+    })
 }
 
 criterion_group!(micro, call, instance, sha256, bulk);

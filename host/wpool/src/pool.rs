@@ -158,8 +158,12 @@ impl Pool {
         args: A,
         options: TaskOptions,
     ) -> impl Future<Output = Result<Output, TaskError>> + Send + 'static + use<A> {
-        let queued = self.enqueue_with(guest, func, args, options);
-        async move { queued.await?.await }
+        // Not `enqueue_with(..).await?.await`: a future holding another
+        // takes the room of both (840 bytes against 416), and a submitted
+        // task's future is moved several times on its way.
+        let staged = self.stage_dynamic(guest, func, args, options);
+        let pool = self.clone();
+        async move { pool.send(staged?).await?.await }
     }
 
     /// Queues a call and resolves once it is in the queue (waiting while the
@@ -188,6 +192,21 @@ impl Pool {
         args: A,
         options: TaskOptions,
     ) -> impl Future<Output = Result<Queued<Output>, TaskError>> + Send + 'static + use<A> {
+        let staged = self.stage_dynamic(guest, func, args, options);
+        let pool = self.clone();
+        async move { pool.send(staged?).await }
+    }
+
+    /// A dynamic call's job, built now (arguments checked and converted)
+    /// and queued on the first poll: a future holds a boxed job, not the
+    /// arguments (moving it costs less).
+    fn stage_dynamic<A: IntoArgs>(
+        &self,
+        guest: &LoadedGuest,
+        func: &str,
+        args: A,
+        options: TaskOptions,
+    ) -> Result<Staged<Output>, TaskError> {
         let mut task = self.task_info(guest, func);
         task.timeout = options.timeout;
         let prepared = self.check_guest(&task).and_then(|()| {
@@ -195,15 +214,11 @@ impl Pool {
                 .prepare_at(task.position, func, args.into_args())
                 .map_err(|e| task.error(ErrorKind::InvalidCall, e.message))
         });
-        // The job is built now and queued on the first poll: the future
-        // holds a boxed job, not the arguments (moving it costs less).
-        let staged = prepared.map(|call| {
+        prepared.map(|call| {
             stage(task, options.on_start, move |worker, task| {
                 exec::dynamic(worker, task, call)
             })
-        });
-        let pool = self.clone();
-        async move { pool.send(staged?).await }
+        })
     }
 
     /// Calls a component function with typed arguments and a single typed
