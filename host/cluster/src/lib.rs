@@ -76,6 +76,9 @@
 //!    A message that reached its last delivery unanswered (the advisory
 //!    names its stream sequence) is read back from the stream: its tasks
 //!    without a result are `worker_lost`, and it is removed.
+//! 5. Once it has read what it needs, `run` purges the job's results from
+//!    the stream and removes the job's big values (its inputs, the results
+//!    it read) from `wpool-data` ([`Submission::forget_results`]).
 //!
 //! # Guarantees
 //!
