@@ -256,6 +256,29 @@ pub(crate) fn by_index(records: Vec<serde_json::Value>, count: usize) -> Vec<ser
         .map(|r| r["task"].as_u64().unwrap())
         .collect();
     let expected: Vec<u64> = (0..count as u64).collect();
-    assert_eq!(indices, expected, "every task exactly once");
+    if indices != expected {
+        // Thousands of indices in an assertion would bury the difference.
+        let seen: std::collections::BTreeSet<u64> = indices.iter().copied().collect();
+        let missing: Vec<u64> = expected
+            .iter()
+            .filter(|i| !seen.contains(i))
+            .copied()
+            .collect();
+        let extra: Vec<u64> = indices
+            .windows(2)
+            .filter(|w| w[0] == w[1])
+            .map(|w| w[0])
+            .collect();
+        let beyond: Vec<u64> = seen.range(count as u64..).copied().collect();
+        panic!(
+            "every task exactly once: {} records for {count} tasks; missing {} (first {:?}), \
+             twice {:?}, beyond {:?}",
+            indices.len(),
+            missing.len(),
+            &missing[..missing.len().min(10)],
+            &extra[..extra.len().min(10)],
+            &beyond[..beyond.len().min(10)],
+        );
+    }
     records
 }
