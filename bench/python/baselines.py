@@ -173,13 +173,17 @@ def warm_up(pool, workers, delay=0.01, max_batches=100):
     return len(seen)
 
 
-def start_pool(kind, workers, mp_context=None):
-    """Create and warm up a pool.  Returns (pool, startup_seconds, note)."""
+def start_pool(kind, workers, mp_context=None, warm=True):
+    """Create and (unless `warm` is false) warm up a pool.  Returns (pool,
+    startup_seconds, note)."""
     t0 = time.perf_counter()
     pool = make_pool(kind, workers, mp_context)
-    started = warm_up(pool, workers)
+    if warm:
+        started = warm_up(pool, workers)
+        note = "%d/%d workers warm" % (started, workers)
+    else:
+        note = "not warmed up"
     startup = time.perf_counter() - t0
-    note = "%d/%d workers warm" % (started, workers)
     if kind == "process":
         import multiprocessing
         note += ", start method %s" % (
@@ -327,7 +331,8 @@ def run_fetch_asyncio(args, urls):
         notes = []
         hash_pool = None
         if not fetch_only and hash_in in ("process", "thread", "interpreter"):
-            hash_pool, _, wnote = start_pool(hash_in, args.workers, args.mp_context)
+            hash_pool, _, wnote = start_pool(
+                hash_in, args.workers, args.mp_context, warm=not args.no_warm_up)
             notes.append("hash pool %s(%d): %s" % (hash_in, args.workers, wnote))
         io_pool = None
         session = None
@@ -409,6 +414,9 @@ def parse_args(argv):
                    default="process",
                    help="fetch --executor asyncio: where bodies are hashed")
     p.add_argument("--fetch-only", action="store_true", help="fetch: download only")
+    p.add_argument("--no-warm-up", action="store_true",
+                   help="fetch --executor asyncio: do not warm the hash pool up, as the "
+                        "seed's program does not (for timing the whole process)")
     args = p.parse_args(argv)
     if args.workers < 1:
         p.error("--workers must be >= 1")

@@ -46,6 +46,10 @@ pub struct Answer {
     /// Free text: the client used, the start method, …
     #[serde(default)]
     pub note: String,
+    /// Wall time of the whole process (start-up, imports, every round,
+    /// shutdown), in milliseconds, measured here.
+    #[serde(skip)]
+    pub process_ms: f64,
 }
 
 /// The outcome of one run: an answer, or why this executor cannot run here.
@@ -65,13 +69,35 @@ pub fn run(
     workers: usize,
     extra: &[String],
 ) -> Result<Outcome> {
-    let output = Command::new(&executor.python)
+    run_in(executor, workload, workers, extra, None)
+}
+
+/// [`run`], writing and reading the modules' bytecode under `pycache`
+/// when given (`PYTHONPYCACHEPREFIX`, even where `PYTHONDONTWRITEBYTECODE`
+/// is set): a second run then starts as an installed program does, with
+/// its imports compiled, as `wpool run` does with a warm compile cache.
+pub fn run_in(
+    executor: &Executor,
+    workload: &str,
+    workers: usize,
+    extra: &[String],
+    pycache: Option<&Path>,
+) -> Result<Outcome> {
+    let mut command = Command::new(&executor.python);
+    command
         .arg(script())
         .arg(workload)
         .args(["--executor", executor.kind, "--workers"])
         .arg(workers.to_string())
-        .args(extra)
-        .output();
+        .args(extra);
+    if let Some(dir) = pycache {
+        command
+            .env_remove("PYTHONDONTWRITEBYTECODE")
+            .env("PYTHONPYCACHEPREFIX", dir);
+    }
+    let started = std::time::Instant::now();
+    let output = command.output();
+    let process_ms = started.elapsed().as_secs_f64() * 1e3;
     let output = match output {
         Ok(output) => output,
         Err(e) => {
@@ -84,7 +110,7 @@ pub fn run(
     let stderr = String::from_utf8_lossy(&output.stderr);
     match output.status.code() {
         Some(0) => {
-            let answer: Answer = serde_json::from_slice(&output.stdout).with_context(|| {
+            let mut answer: Answer = serde_json::from_slice(&output.stdout).with_context(|| {
                 format!(
                     "the Python baseline printed no JSON: {}",
                     String::from_utf8_lossy(&output.stdout)
@@ -93,6 +119,7 @@ pub fn run(
             if answer.seconds.is_empty() {
                 bail!("the Python baseline reported no rounds");
             }
+            answer.process_ms = process_ms;
             Ok(Outcome::Ran(answer))
         }
         Some(3) => Ok(Outcome::Skipped(stderr.trim().to_owned())),
