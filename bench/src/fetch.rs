@@ -291,11 +291,10 @@ impl Bench {
             ),
         ] {
             let slower = slower(&fetch, hash);
-            rows.push(Row::ratio(
+            rows.push(Row::over(
                 format!("{label}, {what}: `wpool run` vs the slower of fetch alone / hash alone"),
-                total.clone(),
-                slower.clone(),
-                total.median / slower.median,
+                total,
+                &slower,
                 "total/max",
                 Target::AtMost(1.1),
                 "≤ 1.10×",
@@ -316,11 +315,10 @@ impl Bench {
                 Unit::Ms,
                 bound,
             );
-            rows.push(Row::ratio(
+            rows.push(Row::over(
                 format!("{label}, {what}: `wpool run` vs what the cores allow (CPU of fetch alone + hash alone ÷ {workers} vCPUs)"),
-                total.clone(),
-                bound.clone(),
-                total.median / bound.median,
+                total,
+                &bound,
                 "total/bound",
                 Target::Info,
                 "info",
@@ -333,11 +331,10 @@ impl Bench {
             .collect();
         let run_cpu = Figure::new("CPU of `wpool run`", Unit::Ms, rounds_of(run_cpu));
         let parts = Figure::new("CPU of fetch alone + hash alone", Unit::Ms, parts);
-        rows.push(Row::ratio(
+        rows.push(Row::over(
             format!("{label}: CPU of `wpool run` (digest granted; the process and the loopback server) vs CPU of fetch alone + hash alone"),
-            run_cpu.clone(),
-            parts.clone(),
-            run_cpu.median / parts.median,
+            &run_cpu,
+            &parts,
             "cpu/cpu",
             Target::Info,
             "info",

@@ -134,6 +134,27 @@ impl Row {
         }
     }
 
+    /// [`Row::ratio`] of the two medians, wpool's over the baseline's (for
+    /// figures where lower is better: times, CPU time).
+    pub fn over(
+        workload: impl Into<String>,
+        wpool: &Figure,
+        baseline: &Figure,
+        ratio_kind: &str,
+        target: Target,
+        target_text: impl Into<String>,
+    ) -> Self {
+        Row::ratio(
+            workload,
+            wpool.clone(),
+            baseline.clone(),
+            wpool.median / baseline.median,
+            ratio_kind,
+            target,
+            target_text,
+        )
+    }
+
     /// A row whose baseline could not run here: shown, never checked.
     pub fn skipped(
         workload: impl Into<String>,
