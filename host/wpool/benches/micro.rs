@@ -1,7 +1,8 @@
 //! Criterion micro-benchmarks of wpool's per-task costs: a round trip through
 //! the pool (typed and dynamic), fresh instance versus reuse, SHA-256 of
-//! 64 KiB in wasm and a `map` of 1,000 such payloads hashed by the host, and
-//! tiny tasks in bulk (`map`, many submitters).
+//! 64 KiB in wasm and a `map` of 1,000 such payloads hashed by the host,
+//! tiny tasks in bulk (`map`, many submitters), and a dynamic call of a
+//! built-in's record signature (`etl/transform`: bytes and a record).
 //!
 //! Pools have no compile cache: guests are compiled by `load`, before any
 //! timing starts. The single-call groups use one worker and await calls one
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::StreamExt;
 use tokio::runtime::Runtime;
-use wpool::{Bytes, Grants, Guest, InstanceMode, LoadedGuest, Pool};
+use wpool::{Bytes, Grants, Guest, InstanceMode, LoadedGuest, Pool, Value};
 
 /// The SHA-256 input size.
 const SHA_INPUT: usize = 64 << 10;
@@ -298,5 +299,46 @@ where
     })
 }
 
-criterion_group!(micro, call, instance, sha256, bulk);
+/// A dynamic `etl/transform` of 256 KiB of CSV with a `query` record, as a
+/// job file makes it: the bytes and the record go in typed (`records`).
+fn records(c: &mut Criterion) {
+    let rt = runtime();
+    let pool = pool(InstanceMode::Reuse);
+    let etl = load(&pool, "etl");
+    let mut csv = String::from("region,units,price\n");
+    for i in 0.. {
+        if csv.len() >= 256 << 10 {
+            break;
+        }
+        let region = ["North", "South", "East", "West"][i % 4];
+        csv.push_str(&format!("{region},{},{}.{:02}\n", i % 13, i % 97, i % 100));
+    }
+    let csv = Bytes::from(csv);
+    let query = Value::Map(vec![
+        ("filter".into(), Value::List(vec!["units >= 3".into()])),
+        ("columns".into(), Value::List(Vec::new())),
+        ("group-by".into(), "region".into()),
+        ("measure".into(), "price".into()),
+        ("format".into(), "json".into()),
+    ]);
+    let mut group = configured(c, "records", 3);
+    group.throughput(Throughput::Bytes(csv.len() as u64));
+    group.bench_function("etl/transform 256 KiB, dynamic submit", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let args = vec![Value::SharedBytes(csv.clone()), query.clone()];
+                    let out = pool.submit(&etl, "transform", args).await;
+                    black_box(out.expect("task failed"));
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+    rt.block_on(pool.shutdown());
+}
+
+criterion_group!(micro, call, instance, sha256, bulk, records);
 criterion_main!(micro);

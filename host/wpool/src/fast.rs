@@ -8,15 +8,19 @@
 //! shapes:
 //!
 //! - parameters: a `list<u8>` (given as bytes or a string), optionally
-//!   followed by one `u8`, `u32`, `u64`, `string` or `list<u8>`;
-//! - result: `list<u8>`, `string`, `result<list<u8>, string>` or
-//!   `result<string, string>`.
+//!   followed by one `u8`, `u32`, `u64`, `string`, `list<u8>` or the `etl`
+//!   guest's `query` record;
+//! - result: `list<u8>`, `string`, `result<list<u8>, string>`,
+//!   `result<string, string>`, or one of the built-in guests' records
+//!   (`logs`' `stats`, `scrape`'s `page`, `result<info, string>` of
+//!   `image`), see `records`.
 //!
 //! Other signatures go through `Val`s (see `convert`).
 
 use wasmtime::Store;
 use wasmtime::component::{ComponentExportIndex, ComponentNamedList, Instance, Lift, Lower, Type};
 
+use crate::records::{self, Info, Page, Query, Stats};
 use crate::state::StoreState;
 use crate::value::Value;
 
@@ -29,6 +33,8 @@ pub(crate) enum Extra {
     U64,
     String,
     Bytes,
+    /// `etl`'s `query`.
+    Query,
 }
 
 /// The result.
@@ -38,6 +44,12 @@ pub(crate) enum Returns {
     String,
     ResultBytes,
     ResultString,
+    /// `logs`' `stats`.
+    Stats,
+    /// `scrape`'s `page`.
+    Page,
+    /// `result<info, string>` of `image`.
+    ResultInfo,
 }
 
 /// A signature called through a typed function.
@@ -63,6 +75,7 @@ impl BytesCall {
                 Type::U64 => Extra::U64,
                 Type::String => Extra::String,
                 t if is_bytes(t) => Extra::Bytes,
+                t if records::is(t, records::QUERY) => Extra::Query,
                 _ => return None,
             },
             _ => return None,
@@ -70,9 +83,14 @@ impl BytesCall {
         let returns = match results {
             [r] if is_bytes(r) => Returns::Bytes,
             [Type::String] => Returns::String,
+            [r] if records::is(r, records::STATS) => Returns::Stats,
+            [r] if records::is(r, records::PAGE) => Returns::Page,
             [Type::Result(result)] => match (result.ok(), result.err()) {
                 (Some(ok), Some(Type::String)) if is_bytes(&ok) => Returns::ResultBytes,
                 (Some(Type::String), Some(Type::String)) => Returns::ResultString,
+                (Some(ok), Some(Type::String)) if records::is(&ok, records::INFO) => {
+                    Returns::ResultInfo
+                }
                 _ => return None,
             },
             _ => return None,
@@ -107,6 +125,16 @@ impl BytesCall {
                     Returns::ResultString => {
                         typed::<_, Result<String, String>>(instance, store, index, $params)
                             .map(|r| result_value(r.map(Value::String)))
+                    }
+                    Returns::Stats => {
+                        typed::<_, Stats>(instance, store, index, $params).map(Value::from)
+                    }
+                    Returns::Page => {
+                        typed::<_, Page>(instance, store, index, $params).map(Value::from)
+                    }
+                    Returns::ResultInfo => {
+                        typed::<_, Result<Info, String>>(instance, store, index, $params)
+                            .map(|r| result_value(r.map(Value::from)))
                     }
                 }
             };
@@ -143,6 +171,7 @@ impl BytesCall {
                     None => Err(wasmtime::format_err!("argument is not bytes")),
                 },
             },
+            Extra::Query => with_returns!((bytes, Query::from_value(&extra)?)),
         }
     }
 }

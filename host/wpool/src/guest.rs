@@ -195,9 +195,43 @@ pub(crate) struct GuestInner {
     pub(crate) wit: Option<Arc<str>>,
 }
 
+#[derive(Clone)]
 pub(crate) enum Pre {
     Component(wasmtime::component::InstancePre<StoreState>),
     Module(wasmtime::InstancePre<StoreState>),
+}
+
+#[cfg(test)]
+impl LoadedGuest {
+    /// The same guest with its typed calls turned off: every call goes
+    /// through `Val`s, as the tests that compare the two paths need.
+    pub(crate) fn through_vals(&self) -> LoadedGuest {
+        let inner = &self.inner;
+        let functions = inner
+            .functions
+            .iter()
+            .cloned()
+            .map(|mut f| {
+                f.fast = None;
+                f.scalar = None;
+                f
+            })
+            .collect();
+        LoadedGuest {
+            inner: Arc::new(GuestInner {
+                id: u64::MAX - inner.id,
+                pool_id: inner.pool_id,
+                name: inner.name.clone(),
+                kind: inner.kind,
+                pre: inner.pre.clone(),
+                functions,
+                imports: inner.imports.clone(),
+                grants: inner.grants.clone(),
+                cache: inner.cache,
+                wit: inner.wit.clone(),
+            }),
+        }
+    }
 }
 
 impl LoadedGuest {

@@ -81,6 +81,7 @@ mod limits;
 mod map;
 mod pipe;
 mod pool;
+mod records;
 mod scalar;
 mod state;
 mod task;
