@@ -1,10 +1,11 @@
 """wpool's WasmPoolExecutor next to Python's own executors, in one run.
 
-    python executor_bench.py [--quick] [--workers N] [--only heavy,tiny,fetch]
+    python executor_bench.py [--quick] [--workers N] [--rounds R] [--only heavy,tiny,fetch]
 
-Needs the `wpool` package importable (bench/python/run.sh installs it) and,
-for the interpreter pool, Python 3.14. Three workloads, each timed after its
-pools are started and warm:
+Needs the `wpool` package importable (bench/python/run_executor_bench.sh
+installs it) and, for the interpreter pool, Python 3.14. Three workloads,
+each timed after its pools are started and warm, every side of a workload
+once per round in turn (A B C A B C ...), R rounds (3), medians:
 
 heavy  the seed's program 2: ``ex.map(heavy_calc, [50M, 60M, 70M, 80M])``;
        WasmPoolExecutor (the built-in guest) vs InterpreterPoolExecutor and
@@ -13,9 +14,11 @@ tiny   10,000 ``submit(heavy_calc, 1)`` then every result, and the same
        calls through ``map``: tasks per second;
        beside it, 10,000 plain Futures made, set and read in one thread.
 fetch  the seed's program 1 on loopback: 1,000 bodies of 16 KiB to 1 MiB
-       from an HTTP server in another process, fetched with asyncio (aiohttp
-       when installed, else urllib in threads), each hashed as it arrives by
-       ``loop.run_in_executor(ex, sha256, body)``; plus fetching alone.
+       from an HTTP server in another process (aiohttp's, else Python's
+       ThreadingHTTPServer; each body made once), fetched with asyncio
+       (aiohttp when installed, else urllib in threads), each hashed as it
+       arrives by ``loop.run_in_executor(ex, sha256, body)``; plus fetching
+       alone.
 
 Prints a table and, on the last line, one JSON object with every figure.
 `--quick` divides the inputs by 10 (for a smoke run).
@@ -24,14 +27,15 @@ Prints a table and, on the last line, one JSON object with every figure.
 import argparse
 import asyncio
 import concurrent.futures as cf
+import contextlib
 import hashlib
 import http.server
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 
@@ -53,7 +57,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):
-        data = body(int(self.path.rsplit("/", 1)[-1]))
+        data = cached_body(int(self.path.rsplit("/", 1)[-1]))
         self.send_response(200)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -63,68 +67,113 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+BODIES = {}
+
+
+def cached_body(i):
+    """Body i, made once: the server then only sends."""
+    data = BODIES.get(i)
+    if data is None:
+        data = BODIES[i] = body(i)
+    return data
+
+
 def serve():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    print(server.server_address[1], flush=True)
-    server.serve_forever()
+    """Serves body i at /i on a free loopback port, printed first. With
+    aiohttp's server when there is one: Python's ThreadingHTTPServer is
+    slower than any client here and erratic (1.8 to 9 s for the 1,000
+    bodies in four rounds on 2 vCPUs, against 0.33 s), and would be what
+    every side measures."""
+    try:
+        from aiohttp import web
+    except ImportError:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        print(server.server_address[1], flush=True)
+        server.serve_forever()
+        return
+
+    async def handle(request):
+        return web.Response(body=cached_body(int(request.match_info["i"])))
+
+    async def main():
+        app = web.Application()
+        app.router.add_get("/{i}", handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        print(site._server.sockets[0].getsockname()[1], flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
 
 
-def timed(fn, rounds):
-    best = None
-    result = None
+def interleaved(sides, rounds):
+    """Runs each of `sides` (name -> function) once per round, in turn (A B
+    C A B C ...), so that drift on a shared machine falls on every side
+    alike. Gives each side's median seconds, its median process CPU seconds
+    (every thread of this process; not the pools' child processes) and its
+    last result."""
+    wall = {name: [] for name in sides}
+    cpu = {name: [] for name in sides}
+    results = {}
     for _ in range(rounds):
-        t0 = time.perf_counter()
-        result = fn()
-        elapsed = time.perf_counter() - t0
-        best = elapsed if best is None else min(best, elapsed)
-    return best, result
+        for name, fn in sides.items():
+            c0, t0 = time.process_time(), time.perf_counter()
+            results[name] = fn()
+            t1, c1 = time.perf_counter(), time.process_time()
+            wall[name].append(t1 - t0)
+            cpu[name].append(c1 - c0)
+    median = statistics.median
+    return (
+        {n: median(t) for n, t in wall.items()},
+        {n: median(t) for n, t in cpu.items()},
+        results,
+    )
 
 
-def python_pools(workers):
+def python_pools(stack, workers):
+    """Python's pools, started and warm, closed with `stack`."""
     kinds = ["process"]
     if hasattr(cf, "InterpreterPoolExecutor"):
         kinds.insert(0, "interpreter")
+    pools = {}
     for kind in kinds:
         pool, _, _ = baselines.start_pool(kind, workers)
-        yield kind, pool
+        pools[kind] = stack.enter_context(pool)
+    return pools
 
 
 def bench_heavy(args, out):
     ns = [n // args.scale for n in (50_000_000, 60_000_000, 70_000_000, 80_000_000)]
     calc = wpool.guest("heavy_calc")
-    with wpool.WasmPoolExecutor(args.workers) as ex:
+    with contextlib.ExitStack() as stack:
+        ex = stack.enter_context(wpool.WasmPoolExecutor(args.workers))
         ex.preload(calc)
-        wasm, expected = timed(lambda: list(ex.map(calc.heavy_calc, ns)), 3)
-    out["heavy"] = {"wasm_s": wasm}
-    print(f"heavy   wasm        {wasm:8.3f} s")
-    for kind, pool in python_pools(args.workers):
-        with pool:
-            seconds, got = timed(lambda: list(pool.map(baselines.heavy_calc, ns)), 1)
-        assert got == expected, (kind, got, expected)
-        out["heavy"][kind + "_s"] = seconds
-        print(f"heavy   {kind:11} {seconds:8.3f} s   wasm is {seconds / wasm:6.1f}x faster")
+        sides = {"wasm": lambda: list(ex.map(calc.heavy_calc, ns))}
+        for kind, pool in python_pools(stack, args.workers).items():
+            sides[kind] = lambda pool=pool: list(pool.map(baselines.heavy_calc, ns))
+        wall, _, got = interleaved(sides, args.rounds)
+    for kind in sides:
+        assert got[kind] == got["wasm"], (kind, got[kind], got["wasm"])
+    out["heavy"] = {kind + "_s": wall[kind] for kind in sides}
+    print(f"heavy   wasm        {wall['wasm']:8.3f} s")
+    for kind in list(sides)[1:]:
+        print(
+            f"heavy   {kind:11} {wall[kind]:8.3f} s   "
+            f"wasm is {wall[kind] / wall['wasm']:6.1f}x faster"
+        )
 
 
 def bench_tiny(args, out):
     count = 10_000 // args.scale
     calc = wpool.guest("heavy_calc")
+    ones = [1] * count
 
     def run(ex, fn):
         futures = [ex.submit(fn, 1) for _ in range(count)]
         return sum(f.result() for f in futures)
 
-    with wpool.WasmPoolExecutor(args.workers) as ex:
-        ex.preload(calc)
-        run(ex, calc.heavy_calc)  # warm every worker's instance
-        cpu0 = os.times()
-        wasm, _ = timed(lambda: run(ex, calc.heavy_calc), 3)
-        cpu1 = os.times()
-    # Process CPU (every thread: Python, completer, workers) per task, over
-    # the three timed rounds: steadier than the rate on a shared machine.
-    cpu_us = 1e6 * (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / (3 * count)
-    rate = count / wasm
-    out["tiny"] = {"tasks": count, "wasm_per_s": rate, "wasm_cpu_us_per_task": cpu_us}
-    print(f"tiny    wasm        {rate:10.0f} tasks/s   ({cpu_us:.0f} us of CPU per task)")
     # The floor any concurrent.futures executor pays: making, completing
     # and reading plain Futures in one thread, no executor, no other thread.
     def futures_only():
@@ -135,31 +184,55 @@ def bench_tiny(args, out):
             futures.append(f)
         return sum(f.result() for f in futures)
 
-    floor, _ = timed(futures_only, 3)
-    out["tiny"]["futures_only_per_s"] = count / floor
-    print(f"tiny    futures only {count / floor:9.0f} tasks/s   (cf.Future made, set, read; one thread)")
-    # The same calls through `map`: wpool sends them in batches.
-    ones = [1] * count
-    with wpool.WasmPoolExecutor(args.workers) as ex:
+    with contextlib.ExitStack() as stack:
+        ex = stack.enter_context(wpool.WasmPoolExecutor(args.workers))
         ex.preload(calc)
-        sum(ex.map(calc.heavy_calc, ones))  # warm up; sizes the batches
-        cpu0 = os.times()
-        mapped, _ = timed(lambda: sum(ex.map(calc.heavy_calc, ones)), 3)
-        cpu1 = os.times()
-    map_cpu_us = 1e6 * (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / (3 * count)
-    map_rate = count / mapped
-    out["tiny"].update(wasm_map_per_s=map_rate, wasm_map_cpu_us_per_task=map_cpu_us)
-    print(f"tiny    wasm map    {map_rate:10.0f} tasks/s   ({map_cpu_us:.1f} us of CPU per task)")
-    for kind, pool in python_pools(args.workers):
-        with pool:
-            seconds, _ = timed(lambda: run(pool, baselines.heavy_calc), 1)
-            map_seconds, _ = timed(lambda: sum(pool.map(baselines.heavy_calc, ones)), 1)
-        out["tiny"][kind + "_per_s"] = count / seconds
-        out["tiny"][kind + "_map_per_s"] = count / map_seconds
-        print(f"tiny    {kind:11} {count / seconds:10.0f} tasks/s   wasm is {rate * seconds / count:6.1f}x")
+        run(ex, calc.heavy_calc)  # warm every worker's instance
+        sum(ex.map(calc.heavy_calc, ones))  # sizes map's batches
+        sides = {
+            "wasm": lambda: run(ex, calc.heavy_calc),
+            # The same calls through `map`: wpool sends them in batches.
+            "wasm map": lambda: sum(ex.map(calc.heavy_calc, ones)),
+            "futures only": futures_only,
+        }
+        for kind, pool in python_pools(stack, args.workers).items():
+            sides[kind] = lambda pool=pool: run(pool, baselines.heavy_calc)
+            sides[kind + " map"] = lambda pool=pool: sum(pool.map(baselines.heavy_calc, ones))
+        wall, cpu, got = interleaved(sides, args.rounds)
+    expected = count * baselines.heavy_calc(1)
+    assert got.pop("futures only") == count and all(v == expected for v in got.values()), got
+    rate = {name: count / seconds for name, seconds in wall.items()}
+    # Process CPU (every thread: Python, completer, workers) per task.
+    cpu_us = {name: 1e6 * cpu[name] / count for name in ("wasm", "wasm map")}
+    out["tiny"] = {
+        "tasks": count,
+        "wasm_per_s": rate["wasm"],
+        "wasm_cpu_us_per_task": cpu_us["wasm"],
+        "futures_only_per_s": rate["futures only"],
+        "wasm_map_per_s": rate["wasm map"],
+        "wasm_map_cpu_us_per_task": cpu_us["wasm map"],
+    }
+    print(f"tiny    wasm        {rate['wasm']:10.0f} tasks/s   ({cpu_us['wasm']:.1f} us of CPU per task)")
+    print(
+        f"tiny    futures only {rate['futures only']:9.0f} tasks/s   "
+        "(cf.Future made, set, read; one thread)"
+    )
+    print(
+        f"tiny    wasm map    {rate['wasm map']:10.0f} tasks/s   "
+        f"({cpu_us['wasm map']:.1f} us of CPU per task)"
+    )
+    for kind in ("interpreter", "process"):
+        if kind not in rate:
+            continue
+        out["tiny"][kind + "_per_s"] = rate[kind]
+        out["tiny"][kind + "_map_per_s"] = rate[kind + " map"]
         print(
-            f"tiny    {kind:11} map {count / map_seconds:6.0f} tasks/s   "
-            f"wasm map is {map_rate * map_seconds / count:6.1f}x"
+            f"tiny    {kind:11} {rate[kind]:10.0f} tasks/s   "
+            f"wasm is {rate['wasm'] / rate[kind]:6.1f}x"
+        )
+        print(
+            f"tiny    {kind:11} map {rate[kind + ' map']:6.0f} tasks/s   "
+            f"wasm map is {rate['wasm map'] / rate[kind + ' map']:6.1f}x"
         )
 
 
@@ -209,34 +282,42 @@ def bench_fetch(args, out):
     try:
         port = int(server.stdout.readline())
         urls = [f"http://127.0.0.1:{port}/{i}" for i in range(count)]
+        asyncio.run(fetch_all(urls, None))  # the server makes its bodies
         # The host's SHA-256 through the digest grant, as hashlib uses the
         # CPU's SHA extensions; the guest's own code reaches ~150 MiB/s.
         sha = wpool.guest("sha256", digest=True)
         client = "aiohttp" if _has_aiohttp() else "urllib in threads"
-        fetch_only, _ = timed(lambda: asyncio.run(fetch_all(urls, None)), 2)
-        out["fetch"] = {"bodies": count, "client": client, "fetch_only_s": fetch_only}
-        print(f"fetch   ({count} bodies, {client}) fetch alone {fetch_only:8.3f} s")
-        with wpool.WasmPoolExecutor(args.workers) as ex:
+        with contextlib.ExitStack() as stack:
+            ex = stack.enter_context(wpool.WasmPoolExecutor(args.workers))
             ex.preload(sha)
 
-            async def wasm_hash(loop, data):
-                return await loop.run_in_executor(ex, sha.hex, data)
+            def hashed_in(pool, fn):
+                async def hash_body(loop, data):
+                    return await loop.run_in_executor(pool, fn, data)
 
-            wasm, digests = timed(lambda: asyncio.run(fetch_all(urls, wasm_hash)), 2)
+                return lambda: asyncio.run(fetch_all(urls, hash_body))
+
+            sides = {
+                "fetch alone": lambda: asyncio.run(fetch_all(urls, None)),
+                "wasm": hashed_in(ex, sha.hex),
+            }
+            for kind, pool in python_pools(stack, args.workers).items():
+                sides[kind] = hashed_in(pool, baselines.sha256hex)
+            wall, _, got = interleaved(sides, args.rounds)
+        digests = got["wasm"]
         for i in (0, count - 1):
             assert digests[i] == hashlib.sha256(body(i)).hexdigest()
-        out["fetch"]["wasm_s"] = wasm
-        print(f"fetch   wasm        {wasm:8.3f} s")
-        for kind, pool in python_pools(args.workers):
-            with pool:
-
-                async def py_hash(loop, data, pool=pool):
-                    return await loop.run_in_executor(pool, baselines.sha256hex, data)
-
-                seconds, got = timed(lambda: asyncio.run(fetch_all(urls, py_hash)), 1)
-            assert got == digests, kind
-            out["fetch"][kind + "_s"] = seconds
-            print(f"fetch   {kind:11} {seconds:8.3f} s   wasm is {seconds / wasm:6.1f}x faster")
+        for kind in list(sides)[2:]:
+            assert got[kind] == digests, kind
+        out["fetch"] = {"bodies": count, "client": client}
+        out["fetch"].update({kind.replace(" ", "_") + "_s": wall[kind] for kind in sides})
+        print(f"fetch   ({count} bodies, {client}) fetch alone {wall['fetch alone']:8.3f} s")
+        print(f"fetch   wasm        {wall['wasm']:8.3f} s")
+        for kind in list(sides)[2:]:
+            print(
+                f"fetch   {kind:11} {wall[kind]:8.3f} s   "
+                f"wasm is {wall[kind] / wall['wasm']:6.1f}x faster"
+            )
     finally:
         server.kill()
         server.wait()
@@ -255,6 +336,9 @@ def main():
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--quick", action="store_true", help="inputs divided by 10")
     parser.add_argument("--only", default="heavy,tiny,fetch")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds per side, interleaved (median)"
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
