@@ -1,7 +1,8 @@
 //! (E) Start-up: `wpool run examples/heavy_calc.toml` as a whole process,
 //! with a cold compile cache (every guest compiled by Cranelift) and a warm
-//! one, against the same four tasks run inside an already started pool; and
-//! the peak RSS of those runs.
+//! one, against the same four tasks run inside an already started pool; the
+//! same job over `[1, 2, 3, 4]`, whose compute is next to nothing, for
+//! start-up and shutdown alone; and the peak RSS of those runs.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -30,11 +31,22 @@ impl Bench {
         // the run ends), warm-up runs first.
         let peaks: [std::cell::RefCell<Vec<f64>>; 2] = Default::default();
         let [cold_peaks, warm_peaks] = [0, 1];
-        let run = |cache: &Path, peaks: &std::cell::RefCell<Vec<f64>>| -> Result<f64> {
+        // The example with its inputs made tiny: start-up and shutdown.
+        let tiny_job = dir.path().join("tiny.toml");
+        let example_text = std::fs::read_to_string(&job).context("cannot read the example")?;
+        let each = "each = [50_000_000, 60_000_000, 70_000_000, 80_000_000]";
+        ensure!(example_text.contains(each), "the example's inputs moved");
+        std::fs::write(&tiny_job, example_text.replace(each, "each = [1, 2, 3, 4]"))
+            .context("cannot write the tiny job")?;
+        let run_job = |job: &Path,
+                       expected: &str,
+                       cache: &Path,
+                       peaks: &std::cell::RefCell<Vec<f64>>|
+         -> Result<f64> {
             let start = Instant::now();
             let output = Command::new(wpool_bin)
                 .args(["run", "--format", "jsonl"])
-                .arg(&job)
+                .arg(job)
                 .env("WPOOL_CACHE_DIR", cache)
                 .stderr(Stdio::piped())
                 .output()
@@ -56,6 +68,10 @@ impl Bench {
             );
             Ok(ms)
         };
+        let run = |cache: &Path, peaks: &std::cell::RefCell<Vec<f64>>| {
+            run_job(&job, expected, cache, peaks)
+        };
+        let tiny_peaks = std::cell::RefCell::new(Vec::new());
         let mut cold_round = 0;
         let seeds = [50_000_000u64, 60_000_000, 70_000_000, 80_000_000];
         let sides = vec![
@@ -79,6 +95,19 @@ impl Bench {
                 ensure!(got[0] == 99_999_998, "heavy_calc(50M) = {}", got[0]);
                 Ok(millis(start.elapsed()))
             }),
+            // heavy_calc(4) = 0 + 1 + 4 + 9 % 7 = 7.
+            Side::new(|| run_job(&tiny_job, "\"value\":7", &warm_cache, &tiny_peaks)),
+            Side::new(|| {
+                let start = Instant::now();
+                let got: Vec<u64> = self.single.block_on(
+                    self.many
+                        .map(&self.calc_many, "heavy-calc", [1u64, 2, 3, 4])
+                        .map(|r| r.map(|o| o.value.as_u64().unwrap_or(0)))
+                        .try_collect(),
+                )?;
+                ensure!(got == [0, 1, 5, 7], "heavy_calc([1, 2, 3, 4]) = {got:?}");
+                Ok(millis(start.elapsed()))
+            }),
         ];
         let mut measured = sides::run(self.settings.rounds, sides)?.into_iter();
         let mut next = |name: &str| match measured.next().expect("a side") {
@@ -88,6 +117,8 @@ impl Bench {
         let cold = next("cold cache")?;
         let warm = next("warm cache")?;
         let compute = next("compute in a started pool")?;
+        let tiny = next("`wpool run` over [1, 2, 3, 4], warm cache")?;
+        let tiny_compute = next("the same in a started pool")?;
         let label = "E. start-up of `wpool run examples/heavy_calc.toml`";
         let peak = |side: usize, name: &str| {
             Figure::new(name, Unit::Mib, peaks[side].borrow()[1..].to_vec())
@@ -99,6 +130,16 @@ impl Bench {
                 compute.clone(),
                 warm.median - compute.median,
                 "warm − compute",
+                Target::AtMost(30.0),
+                "≤ 30 ms",
+            ),
+            Row::difference(
+                "E. start-up and shutdown alone: `wpool run` of the example over \
+                 [1, 2, 3, 4], warm cache, over the same in a started pool",
+                tiny.clone(),
+                tiny_compute.clone(),
+                tiny.median - tiny_compute.median,
+                "run − compute",
                 Target::AtMost(30.0),
                 "≤ 30 ms",
             ),
