@@ -190,7 +190,7 @@ fn main() -> Result<()> {
         rows.push(step("a. heavy_calc vs native", || bench.heavy_vs_native())?);
     }
     if settings.wants("b") {
-        rows.push(step("b. seed set, N workers vs 1", || {
+        rows.extend(step("b. seed set, N workers vs 1", || {
             bench.seed_speedup()
         })?);
     }

@@ -200,7 +200,7 @@ impl Bench {
     }
 
     /// (b) The seed set on every worker against the same on one worker.
-    pub fn seed_speedup(&self) -> Result<Row> {
+    pub fn seed_speedup(&self) -> Result<Vec<Row>> {
         let seeds = self.settings.seeds();
         let expected: Vec<u64> = seeds.iter().map(|&n| baseline::heavy_calc(n)).collect();
         let run = |pool: &Pool, calc: &LoadedGuest| -> Result<f64> {
@@ -217,29 +217,55 @@ impl Bench {
             );
             Ok(ms)
         };
-        let [many, one] = interleave(
-            self.settings.rounds,
-            [&mut || run(&self.many, &self.calc_many), &mut || {
-                run(&self.one, &self.calc_one)
-            }],
-        )?;
         let workers = self.settings.workers;
+        // Native Rust on the same queue: what the cores give the schedule.
+        let native = |threads: usize| -> Result<f64> {
+            let start = Instant::now();
+            let got =
+                crate::versus::on_threads(seeds.len(), threads, |i| baseline::heavy_calc(seeds[i]));
+            let ms = millis(start.elapsed());
+            ensure!(got == expected, "native gave {got:?}");
+            Ok(ms)
+        };
+        let [many, one, native_many, native_one] = interleave(
+            self.settings.rounds,
+            [
+                &mut || run(&self.many, &self.calc_many),
+                &mut || run(&self.one, &self.calc_one),
+                &mut || native(workers),
+                &mut || native(1),
+            ],
+        )?;
         let many = Figure::new(format!("{workers} workers"), Unit::Ms, many);
         let one = Figure::new("1 worker", Unit::Ms, one);
+        let native_many = Figure::new(format!("{workers} threads"), Unit::Ms, native_many);
+        let native_one = Figure::new("1 thread", Unit::Ms, native_one);
         let speedup = one.median / many.median;
         let bar = 0.925 * workers as f64;
-        Ok(Row::ratio(
-            format!(
-                "b. seed set [{}], {workers} workers vs 1",
-                seeds.map(millions).join(", ")
+        let set = seeds.map(millions).join(", ");
+        Ok(vec![
+            Row::ratio(
+                format!("b. seed set [{set}], {workers} workers vs 1"),
+                many,
+                one,
+                speedup,
+                "speedup",
+                Target::AtLeast(bar),
+                format!("≥ {bar:.3}× (0.925 × {workers})"),
             ),
-            many,
-            one,
-            speedup,
-            "speedup",
-            Target::AtLeast(bar),
-            format!("≥ {bar:.3}× (0.925 × {workers})"),
-        ))
+            Row::ratio(
+                format!(
+                    "b. the same set in native Rust on the same queue, {workers} threads vs 1: \
+                     what the cores allow"
+                ),
+                native_many.clone(),
+                native_one.clone(),
+                native_one.median / native_many.median,
+                "speedup",
+                Target::Info,
+                "info",
+            ),
+        ])
     }
 
     /// (c) Tiny tasks through the public API from many concurrent
