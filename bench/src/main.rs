@@ -11,6 +11,7 @@ mod cli_run;
 mod cluster;
 mod cpu;
 mod fetch;
+mod pinned;
 mod pyguests;
 mod pyscripts;
 mod python;
@@ -188,6 +189,9 @@ fn main() -> Result<()> {
     }
     if settings.wants("a") {
         rows.push(step("a. heavy_calc vs native", || bench.heavy_vs_native())?);
+        rows.push(step("a. heavy_calc vs native, on one vCPU", || {
+            pinned::heavy_vs_native(&settings)
+        })?);
     }
     if settings.wants("b") {
         rows.extend(step("b. seed set, N workers vs 1", || {

@@ -34,7 +34,7 @@ impl Settings {
         self.only.is_empty() || self.only.iter().any(|o| o == letter)
     }
 
-    fn heavy_n(&self) -> u64 {
+    pub(crate) fn heavy_n(&self) -> u64 {
         if self.quick { 20_000_000 } else { 50_000_000 }
     }
 
@@ -189,13 +189,17 @@ impl Bench {
         let native = Figure::new("native", Unit::Ms, native);
         let ratio = wasm.median / native.median;
         Ok(Row::ratio(
-            format!("a. heavy_calc({}), 1 worker, typed call", millions(n)),
+            format!(
+                "a. heavy_calc({}), 1 worker, typed call, the worker and native code \
+                 where the kernel puts them",
+                millions(n)
+            ),
             wasm,
             native,
             ratio,
             "wasm/native",
-            Target::AtMost(1.10),
-            "≤ 1.10×",
+            Target::Info,
+            "info (the target: pinned, next row)",
         ))
     }
 
@@ -523,7 +527,7 @@ impl Bench {
 
 /// Runs every side once to warm up, then `rounds` rounds of every side in
 /// turn; returns each side's per-round figures.
-fn interleave<const K: usize>(
+pub(crate) fn interleave<const K: usize>(
     rounds: usize,
     mut sides: [&mut dyn FnMut() -> Result<f64>; K],
 ) -> Result<[Vec<f64>; K]> {
