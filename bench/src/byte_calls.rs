@@ -1,7 +1,8 @@
 //! (F) Byte-heavy calls, dynamic against typed: `crypto/gzip` of 1 MiB made
 //! through `Pool::submit` (dynamic `Value`s) and through a job file run by
 //! the release `wpool`, against the same call made typed (`Pool::call`), all
-//! three interleaved in the same run; and `etl/transform`, whose `query`
+//! three interleaved in the same run; and `etl/transform` (dynamic and
+//! through a job file against typed), whose `query`
 //! record beside the bytes is one of the built-in records the dynamic call
 //! makes typed (before, such a call went through `Val`s: 2.8× typed).
 //!
@@ -85,17 +86,19 @@ fn sales_csv(len: usize) -> Vec<u8> {
 
 /// A job file gzipping every `in/*.csv` at [`LEVEL`] on `workers` workers,
 /// writing JSON lines to `out`.
-fn job_text(workers: usize, out: &Path) -> String {
+/// A job calling `guest`'s `call` on every input file, `args` after it.
+fn job_text(workers: usize, out: &Path, guest: &str, call: &str, args: &str) -> String {
     format!(
         "[pool]\nworkers = {workers}\ntimeout = \"120s\"\n\n\
-         [[task]]\nguest = \"crypto\"\ncall = \"gzip\"\n\
-         each = {{ files = \"in/*.csv\" }}\nargs = [{LEVEL}]\n\n\
+         [[task]]\nguest = \"{guest}\"\ncall = \"{call}\"\n\
+         each = {{ files = \"in/*.csv\" }}\nargs = {args}\n\n\
          [output]\nformat = \"jsonl\"\norder = \"input\"\npath = \"{}\"\n",
         out.display()
     )
 }
 
-/// Checks a job's JSON lines: `count` records, each ok with `expected` (hex).
+/// Checks a job's JSON lines: `count` records, each ok with the string
+/// `expected` (gzip's bytes as hex, or etl's text).
 fn check_records(text: &str, count: usize, expected: &str) -> Result<()> {
     let mut seen = 0;
     for line in text.lines() {
@@ -108,7 +111,7 @@ fn check_records(text: &str, count: usize, expected: &str) -> Result<()> {
         );
         ensure!(
             record["value"].as_str() == Some(expected),
-            "`wpool run` gzipped task {} differently from the typed call",
+            "`wpool run` task {} gave another value than the typed call",
             record["task"]
         );
         seen += 1;
@@ -182,7 +185,10 @@ impl Bench {
         }
         let out = dir.path().join("out.jsonl");
         let job = dir.path().join("gzip.toml");
-        std::fs::write(&job, job_text(workers, &out))?;
+        std::fs::write(
+            &job,
+            job_text(workers, &out, "crypto", "gzip", &format!("[{LEVEL}]")),
+        )?;
         let cache = dir.path().join("cache");
 
         let typed = || {
@@ -327,17 +333,54 @@ impl Bench {
                 },
             )
         };
-        let [Measured::Rounds(typed), Measured::Rounds(dynamic)] =
-            <[Measured; 2]>::try_from(sides::run(
-                self.settings.rounds,
-                vec![Side::new(typed), Side::new(dynamic)],
-            )?)
-            .map_err(|_| anyhow::anyhow!("two sides"))?
+        // The same calls from a job file, as a user runs them.
+        let etl_out = dir.path().join("etl.jsonl");
+        let etl_job = dir.path().join("etl.toml");
+        std::fs::write(
+            &etl_job,
+            job_text(
+                workers,
+                &etl_out,
+                "etl",
+                "transform",
+                "[{ filter = [\"units >= 3\"], columns = [], group-by = \"region\", \
+                 measure = \"price\", format = \"json\" }]",
+            ),
+        )?;
+        let etl_job_file = || -> Result<f64> {
+            let start = Instant::now();
+            let status = Command::new(wpool_bin)
+                .arg("run")
+                .arg(&etl_job)
+                .env("WPOOL_CACHE_DIR", &cache)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .with_context(|| format!("cannot run `{}`", wpool_bin.display()))?;
+            let ms = millis(start.elapsed());
+            ensure!(status.success(), "`wpool run` failed: {status}");
+            check_records(&std::fs::read_to_string(&etl_out)?, count, &expected)?;
+            Ok(ms)
+        };
+        let [
+            Measured::Rounds(typed),
+            Measured::Rounds(dynamic),
+            Measured::Rounds(job_file),
+        ] = <[Measured; 3]>::try_from(sides::run(
+            self.settings.rounds,
+            vec![
+                Side::new(typed),
+                Side::new(dynamic),
+                Side::new(etl_job_file),
+            ],
+        )?)
+        .map_err(|_| anyhow::anyhow!("three sides"))?
         else {
             anyhow::bail!("a side was skipped");
         };
         let typed = Figure::new("typed call", Unit::Ms, typed);
         let dynamic = Figure::new("dynamic submit", Unit::Ms, dynamic);
+        let job_file = Figure::new("`wpool run`", Unit::Ms, job_file);
         rows.push(Row::ratio(
             format!(
                 "F. etl/transform of 1 MiB of CSV and a `query` record, \
@@ -349,6 +392,21 @@ impl Bench {
             "dynamic/typed",
             Target::AtMost(1.20),
             "≤ 1.20×",
+        ));
+        rows.push(Row::over(
+            format!(
+                "F. etl/transform of 1 MiB of CSV and a `query` record, \
+                 {count} tasks, {workers} workers, job file (`wpool run`, warm cache) \
+                 vs typed call"
+            ),
+            &job_file,
+            &typed,
+            "job file/typed",
+            // A whole process for ~200 ms of compute: start-up (~11 ms, E)
+            // and each worker's first, cold task weigh here as they do not
+            // beside gzip's ~600 ms.
+            Target::Info,
+            "info",
         ));
         Ok(rows)
     }
