@@ -1,8 +1,9 @@
 //! Criterion micro-benchmarks of wpool's per-task costs: a round trip through
 //! the pool (typed and dynamic), fresh instance versus reuse, SHA-256 of
 //! 64 KiB in wasm and a `map` of 1,000 such payloads hashed by the host,
-//! tiny tasks in bulk (`map`, many submitters), and a dynamic call of a
-//! built-in's record signature (`etl/transform`: bytes and a record).
+//! tiny tasks in bulk (`map`, many submitters), a dynamic call of a
+//! built-in's record signature (`etl/transform`: bytes and a record), and
+//! making a pool.
 //!
 //! Pools have no compile cache: guests are compiled by `load`, before any
 //! timing starts. The single-call groups use one worker and await calls one
@@ -340,5 +341,19 @@ fn records(c: &mut Criterion) {
     rt.block_on(pool.shutdown());
 }
 
-criterion_group!(micro, call, instance, sha256, bulk, records);
+/// Making a pool (the engine, the pooling allocator's reservations, the
+/// worker threads) and shutting it down: what every `wpool run` pays first.
+fn startup(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = configured(c, "startup", 3);
+    group.bench_function("build and shut down a 2-worker pool", |b| {
+        b.iter(|| {
+            let pool = pool_of(2, InstanceMode::Reuse);
+            rt.block_on(pool.shutdown());
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(micro, call, instance, sha256, bulk, records, startup);
 criterion_main!(micro);
