@@ -97,6 +97,31 @@ fn job_text(workers: usize, out: &Path, guest: &str, call: &str, args: &str) -> 
     )
 }
 
+/// Runs `job` as a whole `wpool run` (compile cache `cache`): its
+/// milliseconds, once `out` holds `count` records of `expected`.
+fn run_job(
+    wpool_bin: &Path,
+    job: &Path,
+    cache: &Path,
+    out: &Path,
+    count: usize,
+    expected: &str,
+) -> Result<f64> {
+    let start = Instant::now();
+    let status = Command::new(wpool_bin)
+        .arg("run")
+        .arg(job)
+        .env("WPOOL_CACHE_DIR", cache)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .with_context(|| format!("cannot run `{}`", wpool_bin.display()))?;
+    let ms = millis(start.elapsed());
+    ensure!(status.success(), "`wpool run` failed: {status}");
+    check_records(&std::fs::read_to_string(out)?, count, expected)?;
+    Ok(ms)
+}
+
 /// Checks a job's JSON lines: `count` records, each ok with the string
 /// `expected` (gzip's bytes as hex, or etl's text).
 fn check_records(text: &str, count: usize, expected: &str) -> Result<()> {
@@ -217,21 +242,7 @@ impl Bench {
                 },
             )
         };
-        let job_file = || -> Result<f64> {
-            let start = Instant::now();
-            let status = Command::new(wpool_bin)
-                .arg("run")
-                .arg(&job)
-                .env("WPOOL_CACHE_DIR", &cache)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .with_context(|| format!("cannot run `{}`", wpool_bin.display()))?;
-            let ms = millis(start.elapsed());
-            ensure!(status.success(), "`wpool run` failed: {status}");
-            check_records(&std::fs::read_to_string(&out)?, count, &gzipped_hex)?;
-            Ok(ms)
-        };
+        let job_file = || run_job(wpool_bin, &job, &cache, &out, count, &gzipped_hex);
         let measured = sides::run(
             self.settings.rounds,
             vec![Side::new(typed), Side::new(dynamic), Side::new(job_file)],
@@ -347,21 +358,7 @@ impl Bench {
                  measure = \"price\", format = \"json\" }]",
             ),
         )?;
-        let etl_job_file = || -> Result<f64> {
-            let start = Instant::now();
-            let status = Command::new(wpool_bin)
-                .arg("run")
-                .arg(&etl_job)
-                .env("WPOOL_CACHE_DIR", &cache)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .with_context(|| format!("cannot run `{}`", wpool_bin.display()))?;
-            let ms = millis(start.elapsed());
-            ensure!(status.success(), "`wpool run` failed: {status}");
-            check_records(&std::fs::read_to_string(&etl_out)?, count, &expected)?;
-            Ok(ms)
-        };
+        let etl_job_file = || run_job(wpool_bin, &etl_job, &cache, &etl_out, count, &expected);
         let [
             Measured::Rounds(typed),
             Measured::Rounds(dynamic),

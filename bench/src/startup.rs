@@ -72,6 +72,18 @@ impl Bench {
             run_job(&job, expected, cache, peaks)
         };
         let tiny_peaks = std::cell::RefCell::new(Vec::new());
+        // `inputs` through heavy_calc in the started pool, checked.
+        let in_pool = |inputs: [u64; 4], expected: [u64; 4]| -> Result<f64> {
+            let start = Instant::now();
+            let got: Vec<u64> = self.single.block_on(
+                self.many
+                    .map(&self.calc_many, "heavy-calc", inputs)
+                    .map(|r| r.map(|o| o.value.as_u64().unwrap_or(0)))
+                    .try_collect(),
+            )?;
+            ensure!(got == expected, "heavy_calc({inputs:?}) = {got:?}");
+            Ok(millis(start.elapsed()))
+        };
         let mut cold_round = 0;
         let seeds = [50_000_000u64, 60_000_000, 70_000_000, 80_000_000];
         let sides = vec![
@@ -84,30 +96,10 @@ impl Bench {
             }),
             Side::new(|| run(&warm_cache, &peaks[warm_peaks])),
             // The compute alone: the example's tasks in a started pool.
-            Side::new(|| {
-                let start = Instant::now();
-                let got: Vec<u64> = self.single.block_on(
-                    self.many
-                        .map(&self.calc_many, "heavy-calc", seeds)
-                        .map(|r| r.map(|o| o.value.as_u64().unwrap_or(0)))
-                        .try_collect(),
-                )?;
-                ensure!(got[0] == 99_999_998, "heavy_calc(50M) = {}", got[0]);
-                Ok(millis(start.elapsed()))
-            }),
+            Side::new(|| in_pool(seeds, [99_999_998, 119_999_999, 140_000_000, 159_999_999])),
             // heavy_calc(4) = 0 + 1 + 4 + 9 % 7 = 7.
             Side::new(|| run_job(&tiny_job, "\"value\":7", &warm_cache, &tiny_peaks)),
-            Side::new(|| {
-                let start = Instant::now();
-                let got: Vec<u64> = self.single.block_on(
-                    self.many
-                        .map(&self.calc_many, "heavy-calc", [1u64, 2, 3, 4])
-                        .map(|r| r.map(|o| o.value.as_u64().unwrap_or(0)))
-                        .try_collect(),
-                )?;
-                ensure!(got == [0, 1, 5, 7], "heavy_calc([1, 2, 3, 4]) = {got:?}");
-                Ok(millis(start.elapsed()))
-            }),
+            Side::new(|| in_pool([1, 2, 3, 4], [0, 1, 5, 7])),
         ];
         let mut measured = sides::run(self.settings.rounds, sides)?.into_iter();
         let mut next = |name: &str| match measured.next().expect("a side") {

@@ -16,7 +16,7 @@ use crate::convert::describe;
 use crate::value::Value;
 
 /// `etl`'s `query`.
-#[derive(ComponentType, Lower, Debug, Default, PartialEq)]
+#[derive(ComponentType, Lower, Debug)]
 #[component(record)]
 pub(crate) struct Query {
     filter: Vec<String>,
